@@ -24,8 +24,11 @@ response (int16, on the source's Likert scale), positive (bool: agreement with
 a positively worded item, or disagreement with a reversed one).
 
 ``quarantine/<source>.csv``: every rejected raw row, with ``file`` (path under
-data/raw), ``row`` (the row number a spreadsheet shows, header = row 1),
-``reason``, then the row's original columns as text.
+data/raw, forward slashes), ``row`` (the row number a spreadsheet shows: header =
+row 1, first data row = 2), ``check`` (the failed check's code, see
+:data:`CHECKS`), ``reason`` (a sentence naming the column and value and how to
+fix it; several failed checks are joined with "; "), then the row's original
+columns as text.
 
 ``ingest_report.json``: the reconciliation, per file ``rows_read =
 rows_accepted + rows_rejected``, and the input file hashes.
@@ -48,7 +51,26 @@ SURVEY_COLUMNS = (
     "locality", "organisation", "source", "respondent_id", "wave", "survey_date", "staff_group",
     "item_id", "item_domain", "response", "positive",
 )
-QUARANTINE_COLUMNS = ("file", "row", "reason")
+QUARANTINE_COLUMNS = ("file", "row", "check", "reason")
+
+CHECKS = {
+    "unparseable_date": "a date that cannot be read in the expected format",
+    "date_outside_programme": "a date before the programme starts or after it ends",
+    "date_in_future": "a date after the day of the ingest",
+    "unknown_organisation": "an organisation code not listed in programme.yml",
+    "organisation_locality_mismatch": "an organisation reported under a locality it does not belong to",
+    "unknown_value": "a label not listed under the source's `values` (category, harm grade, wave, ...)",
+    "missing_value": "a required field left empty",
+    "non_numeric": "a count or total that is not a number",
+    "negative_count": "a count below zero",
+    "numerator_exceeds_denominator": "more events than the population they are counted in",
+    "zero_denominator": "a zero denominator for a rate, proportion or mean",
+    "duplicate_record_id": "an incident reference already seen in this source",
+    "exact_duplicate": "a repeat of an earlier row, identical in every value (the first is kept)",
+    "conflicting_duplicate": "two rows for the same organisation and month with different values (both rejected)",
+    "response_out_of_scale": "a survey response outside the Likert scale",
+}
+"""Codes of the ingest checks that send a raw row to quarantine."""
 
 
 def _read_parquet(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
