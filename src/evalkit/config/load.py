@@ -11,6 +11,7 @@ naming the file, the key path and the value, with a hint:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,11 @@ def _format_validation(path: Path, exc: ValidationError, model: type[BaseModel])
             msg = f"unknown key {loc[-1]!r}.{_suggest(loc[-1], allowed)}"
         elif err["type"] == "missing":
             msg = "required key is missing; add it"
+        elif err["type"] == "literal_error":
+            allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            msg = f"{value!r} is not allowed; use one of {', '.join(allowed)}.{hint}"
         else:
             shown = repr(value) if not isinstance(value, (dict, list)) else f"a {type(value).__name__}"
             msg = f"{err['msg'].removeprefix('Value error, ')} (got {shown})"

@@ -1,0 +1,134 @@
+"""The ``evalkit`` command line: validate, demo-data, ingest, run.
+
+Every command takes ``--root`` (default: ``$EVALKIT_ROOT`` or the nearest
+folder above the current one holding ``parameters/programme.yml``). Errors
+evalkit raises on purpose are printed as one clear message and exit with
+status 2; a batch with failed packs exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+
+from evalkit import __version__
+from evalkit.errors import EvalkitError
+
+log = logging.getLogger("evalkit")
+
+EXIT_FAILED_JOBS = 1
+EXIT_ERROR = 2
+
+
+def _config(args: argparse.Namespace):
+    from evalkit.config import load_project
+
+    return load_project(args.root)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    programme = config.programme
+    print(
+        f"OK: {config.paths.programme_file} and {len(config.packs)} pack files are valid "
+        f"({len(programme.localities)} localities, {len(programme.streams)} streams, "
+        f"{len(programme.measures)} measures, {len(programme.sources)} sources)."
+    )
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from evalkit.data.demo import generate
+
+    config = _config(args)
+    raw = config.paths.raw
+    if config.paths.truth_file.is_file() and not args.force:
+        print(f"Demo data already in {raw} (pass --force to write it again).")
+        return 0
+    if not config.programme.programme.synthetic:
+        raise EvalkitError(
+            f"{config.paths.programme_file}: programme.synthetic is false, so {raw} holds real extracts; "
+            "refusing to write synthetic demo files beside them. Use a separate project folder for the demo."
+        )
+    result = generate(config, seed=args.seed, defects=not args.no_defects)
+    print(result.summary().to_string(index=False))
+    print(f"Wrote {len(result.summary())} synthetic files to {raw} (seed {args.seed}).")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from evalkit.data.ingest import ingest
+
+    config = _config(args)
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    result = ingest(config, today=today)
+    print(result.summary().to_string(index=False))
+    print(result.narrative())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from evalkit.pipeline.batch import build_packs
+    from evalkit.pipeline.index import write_index
+
+    config = _config(args)
+    result = build_packs(config, localities=args.locality or None, streams=args.stream or None, jobs=args.jobs)
+    index = write_index(config, result)
+    print(result.summary().to_string(index=False))
+    print(result.narrative())
+    print(f"Index: {index}")
+    return EXIT_FAILED_JOBS if result.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Reproducible evaluation workbook for health and care safety-improvement programmes.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    parser.add_argument("--root", default=None, help="project folder (default: $EVALKIT_ROOT or found from here)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress in detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check every parameter file without running anything")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("demo-data", help="write the synthetic demo extracts into data/raw/ (if absent)")
+    p.add_argument("--seed", type=int, default=2015, help="random seed (default 2015); same seed, same bytes")
+    p.add_argument("--force", action="store_true", help="write the files again even if they exist")
+    p.add_argument("--no-defects", action="store_true", help="leave out the deliberately bad rows")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("ingest", help="validate data/raw/ into data/processed/ (rejects to quarantine)")
+    p.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="date for the 'in the future' check")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", help="execute the pack notebooks and publish the HTML evidence packs")
+    p.add_argument("--locality", action="append", metavar="L", help="only this locality (repeatable)")
+    p.add_argument("--stream", action="append", metavar="S", help="only this stream (repeatable)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N", help="packs run at once (default: cores)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except EvalkitError as exc:
+        print(f"evalkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"evalkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
