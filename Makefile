@@ -57,6 +57,7 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the package in
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet -r requirements.in
 	.lockenv/bin/python -m pip freeze --all --exclude-editable | grep -v -E "^(pip|evalkit)==" > requirements.lock
+	$(PYTHON) tools/write_environment_yml.py
 	rm -rf .lockenv
 
 .PHONY: clean
