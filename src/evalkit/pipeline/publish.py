@@ -1,0 +1,139 @@
+"""Turn an executed pack notebook into a self-contained HTML evidence pack.
+
+The pack has no code: inputs and prompts are left out, the ``parameters`` and
+papermill ``injected-parameters`` cells are removed, and so is the kernel's
+stderr (warnings are for the researcher reading the executed notebook).
+Charts are inline SVG, the style sheet is inline, and nothing is fetched from
+the internet. A notebook with an error in it is refused, and the file is
+written atomically, so a pack on disk is always a finished one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+
+from evalkit.errors import PublishError
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATE_NAME = "evalkit"  # src/evalkit/templates/evalkit, extending nbconvert's lab template
+REMOVE_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
+REMOVE_INPUT_TAGS = frozenset({"remove-input"})
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARKER_TAG
+
+_SVG_PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)  # matplotlib's RDF credits, not needed
+_EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
+
+
+class PackOutputs(Preprocessor):
+    """Drop stderr streams; strip the XML prolog, DOCTYPE and metadata from SVG so it can sit inside HTML."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.name == "stderr":
+                resources.setdefault("evalkit_dropped_stderr", []).append(index)
+                continue
+            svg = output.get("data", {}).get("image/svg+xml")
+            if svg is not None:
+                text = "".join(svg) if isinstance(svg, list) else svg
+                text = _SVG_PROLOG.sub("", text, count=1)
+                output["data"]["image/svg+xml"] = _SVG_METADATA.sub("", text, count=1)
+            kept.append(output)
+        cell.outputs = kept
+        return cell, resources
+
+
+def _errors(nb: nbformat.NotebookNode) -> list[str]:
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if PAPERMILL_ERROR_TAG in cell.get("metadata", {}).get("tags", []):
+            found.append(f"cell {index} is papermill's failure marker")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                found.append(f"cell {index} raised {output.ename}: {output.evalue}")
+    return found
+
+
+def _exporter() -> HTMLExporter:
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        skip_svg_encoding=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags=set(REMOVE_CELL_TAGS), remove_input_tags=set(REMOVE_INPUT_TAGS)),
+        enabled=True,
+    )
+    exporter.register_preprocessor(PackOutputs(), enabled=True)
+    return exporter
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader sees the old file or the new one, never half of one. The temporary
+    file is opened normally (not with mkstemp's private mode) so the pack gets
+    the usual permissions.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with temp.open("x", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Path:
+    """Convert the executed notebook ``executed`` into the evidence pack ``html``.
+
+    ``title`` is the page title (default: the notebook's ``metadata.title``,
+    else its file name). Raises :class:`PublishError` if the notebook cannot be
+    read, holds an error, or the page would fetch anything from the internet.
+    """
+    executed, html = Path(executed), Path(html)
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError) as exc:  # missing file; invalid JSON or notebook format
+        raise PublishError(f"{executed}: cannot read the executed notebook ({exc}); run the pack again.") from exc
+    problems = _errors(nb)
+    if problems:
+        raise PublishError(f"{executed}: not published because the run failed ({'; '.join(problems[:3])}). "
+                           f"Fix the cause, which the log {executed.with_suffix('.log').name} shows, and rerun.")
+    if title:
+        nb.metadata["title"] = title
+    body, resources = _exporter().from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+    external = _EXTERNAL.search(body)
+    if external:
+        raise PublishError(f"{executed}: the page would fetch {external.group(0)!r} from the internet; "
+                           "packs must open offline. Remove that output from the notebook.")
+    dropped = resources.get("evalkit_dropped_stderr", [])
+    if dropped:
+        logger.info("%s: stderr of cells %s left out of the pack (it stays in the executed notebook)",
+                    executed, sorted(set(dropped)))
+    write_atomic(html, body)
+    logger.info("Published %s (%d bytes)", html, len(body.encode("utf-8")))
+    return html
+
+
+__all__ = ["PackOutputs", "TEMPLATES", "publish_html", "write_atomic"]

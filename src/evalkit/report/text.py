@@ -1,0 +1,140 @@
+"""Prose blocks of an evidence pack, as HTML: the cover, measure headings, methods and assumptions.
+
+Every text from parameters or data is escaped. Sentences about results are
+taken from the result objects (``reading()``, ``assumptions()``), which only
+format numbers already in their summary tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from evalkit.config.models import DOMAIN_QUESTIONS, Measure, PackParameters, ProgrammeInfo, Stream, Window
+from evalkit.report.tables import DIRECTION_NAMES, FAMILY_NAMES, esc
+from evalkit.stats.describe import (
+    ASSUMPTIONS,
+    CAUSATION_CAVEAT,
+    METHODS,
+    SURVEY_ASSUMPTIONS,
+    conf_label,
+    format_estimate,
+)
+
+SYNTHETIC_BANNER = (
+    "Synthetic demonstration data. Every number here is made up to show how the evaluation works; "
+    "it says nothing about any real organisation."
+)
+
+# Inline styles keep the banner and cover legible in JupyterLab as well as in the published pack.
+BANNER_STYLE = ("border-left:8px solid #ED8B00;background:#FFF4E0;color:#231F20;padding:0.6em 1em;"
+                "margin:0 0 1em 0;font-weight:bold")
+
+KIND_WORDS = {
+    "rate": "Rates",
+    "proportion": "Percentages",
+    "count": "Counts",
+    "mean": "Averages",
+}
+
+
+def month(date: dt.date | None) -> str:
+    return f"{date:%b %Y}" if date else "no data"
+
+
+def synthetic_banner() -> str:
+    return f'<div class="evalkit-banner" role="note" style="{BANNER_STYLE}">{esc(SYNTHETIC_BANNER)}</div>'
+
+
+def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, parameters: PackParameters,
+          organisations: Iterable[str], data_period: tuple[dt.date, dt.date] | None) -> str:
+    """The pack's title block: banner (synthetic data), title, programme, aim, intervention, data period."""
+    start = parameters.intervention.start
+    transition = parameters.intervention.transition_months
+    change = f"{month(start)}"
+    if transition:
+        change += (f"; the first {transition} month{'s' if transition != 1 else ''} "
+                   f"({month(start)} to {month(_add_months(start, transition - 1))}) are a transition, left out of "
+                   "the before-and-after comparison")
+    period = f"{month(data_period[0])} to {month(data_period[1])}" if data_period else "no data"
+    items = [
+        ("Programme", programme.name),
+        ("Aim of this work", stream.aim),
+        ("Programme aim", programme.aim),
+        ("Intervention started", change),
+        ("Data period", period),
+        ("Organisations", ", ".join(organisations)),
+    ]
+    if parameters.description:
+        items.append(("About this pack", parameters.description))
+    rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
+    banner = synthetic_banner() if programme.synthetic else ""
+    return (f'{banner}<h1 class="evalkit-title">{esc(stream.name)}: {esc(locality_name)}</h1>'
+            f'<p class="evalkit-subtitle">Evidence pack</p><dl class="evalkit-cover">{rows}</dl>')
+
+
+def _add_months(date: dt.date, months: int) -> dt.date:
+    index = date.year * 12 + date.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def measure_heading(measure: Measure, *, target: float | None) -> str:
+    """Heading and one line of context for a measure's section."""
+    facts = [
+        f"{FAMILY_NAMES[measure.family]} measure",
+        DOMAIN_QUESTIONS[measure.domain],
+        DIRECTION_NAMES[measure.improvement_direction],
+    ]
+    if target is not None:
+        facts.append(f"Target: {format_estimate(target, measure)}")
+    context = " &middot; ".join(esc(f) for f in facts)
+    description = f"<p>{esc(measure.description)}</p>" if measure.description else ""
+    return f'<h3 class="evalkit-measure">{esc(measure.name)}</h3><p class="muted">{context}</p>{description}'
+
+
+def reading(text: str) -> str:
+    """A result's plain-English sentence as the section's lead paragraph."""
+    return f'<p class="evalkit-reading"><strong>{esc(text)}</strong></p>'
+
+
+def no_data(measure: Measure, locality_name: str) -> str:
+    return f"<p>No data for {esc(measure.name.lower())} in {esc(locality_name)}: nothing to show.</p>"
+
+
+def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, baseline: Window, post: Window,
+            alpha: float, locality_name: str, synthetic: bool) -> str:
+    """The methods-and-assumptions section: data, windows, methods by kind, caveats."""
+    conf = conf_label(alpha)
+    start = parameters.intervention.start
+    k = parameters.intervention.transition_months
+    paragraphs = [
+        f"<p><strong>Data.</strong> Each measure is summed over the organisations in {esc(locality_name)} that "
+        "reported it, month by month (numerators and denominators are added, then divided). A month in which no "
+        "organisation reported is shown as a gap and never filled in; a month in which only some reported is "
+        "shown as it is, and the data-quality section lists how many organisations reported.</p>",
+        f"<p><strong>Before and after.</strong> Before is {month(baseline.start)} to {month(baseline.end)}. The "
+        f"intervention started in {month(start)}"
+        + (f"; the {k} transition month{'s' if k != 1 else ''} that follow{'' if k != 1 else 's'} are left out "
+           "while the change beds in" if k else "")
+        + f". After is {month(post.start)} to {month(post.end)}. Each window is pooled into one figure with a "
+        f"{conf} confidence interval.</p>",
+    ]
+    items = []
+    for kind in ("rate", "proportion", "count", "mean"):
+        if kind in set(kinds):
+            items.append(f"<li><strong>{KIND_WORDS[kind]}:</strong> {esc(METHODS[kind])}. "
+                         f"{esc(ASSUMPTIONS[kind])}</li>")
+    if survey:
+        items.append("<li><strong>Safety-culture survey:</strong> percent of item responses that are positive, "
+                     f"per wave, Wilson score interval. {esc(SURVEY_ASSUMPTIONS)}</li>")
+    if items:
+        paragraphs.append(f"<p><strong>Methods and what they assume.</strong></p><ul>{''.join(items)}</ul>")
+    paragraphs.append(f"<p><strong>What this does not show.</strong> {esc(CAUSATION_CAVEAT.format(parts='windows'))}"
+                      " Small numbers are shown as they are: no suppression rule has been applied, so check "
+                      "before sharing this pack beyond the programme.</p>")
+    if synthetic:
+        paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(SYNTHETIC_BANNER)}</p>")
+    return "".join(paragraphs)
+
+
+__all__ = ["cover", "measure_heading", "methods", "no_data", "reading", "synthetic_banner"]
