@@ -23,6 +23,7 @@ SEED = 20170401
 CHANGE_MONTH = dt.date(2017, 4, 1)  # salford/care_homes.yml intervention.start
 EFFECT = 0.2  # relative change after CHANGE_MONTH, in each measure's improvement direction
 GAP = ("salford", "falls_with_harm", dt.date(2016, 6, 1))  # a month no organisation reported
+UNPAIRED = ("salford", "SLF01", "falls_with_harm", dt.date(2020, 6, 1))  # bed days quarantined: numerator kept
 
 # Which settings report through each source (the demo's organisations: acute, community, care homes).
 SOURCE_SETTINGS = {
@@ -66,6 +67,8 @@ def _observations(prog, localities, rng) -> pd.DataFrame:
                         num = float(np.round(rng.gamma(4.0, 5.0 * shift, int(den)).sum(), 1))
                     else:
                         den, num = np.nan, float(rng.poisson(4 * shift))
+                    if (locality, code, measure_id, month) == UNPAIRED:
+                        den = np.nan
                     rows.append((locality, code, org.setting, measure_id, pd.Timestamp(month), num, den, source))
     frame = pd.DataFrame(rows, columns=list(OBSERVATION_COLUMNS))
     frame["period"] = frame["period"].astype("datetime64[ms]")

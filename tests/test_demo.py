@@ -18,7 +18,7 @@ import statsmodels.api as sm
 from evalkit.config import load_project
 from evalkit.data.demo import DEFAULT_SEED, generate, make_plan, make_truth, simulate
 from evalkit.data.demo_series import simulate_data
-from evalkit.data.demo_write import build_tables, labels
+from evalkit.data.demo_write import IN_PLACE, build_tables
 from evalkit.data.store import CHECKS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -229,8 +229,8 @@ def _bad(check: str, value: str, row: list[str], header: list[str], source, conf
     if check == "unknown_organisation":
         return value not in prog.organisation_index()
     if check == "organisation_locality_mismatch":
-        label = row[header.index(source.columns["locality"])]
-        return prog.organisation_index()[value][0] != source.values["locality"][label]
+        org, label = (row[header.index(source.columns[f])] for f in ("organisation", "locality"))
+        return value in (org, label) and prog.organisation_index()[org][0] != source.values["locality"][label]
     if check == "unknown_value":
         return all(value not in labels_ for labels_ in source.values.values())
     if check == "missing_value":
@@ -277,33 +277,45 @@ def test_every_planted_defect_is_in_its_file_with_its_bad_value(demo, raw_rows):
     assert len(pairs) == 2 and pairs["file"].nunique() == 1
 
 
-def test_rows_not_planted_are_exactly_the_canonical_data(demo, data):
+def test_rows_not_planted_are_exactly_the_canonical_data(demo, data, raw_rows):
     config, _ = demo
-    raw, prog = config.paths.raw, config.programme
-    defects = pd.read_csv(raw / "demo_defects.csv", dtype=str, keep_default_na=False)
+    prog = config.programme
+    defects = pd.read_csv(config.paths.raw / "demo_defects.csv", dtype=str, keep_default_na=False)
+    planted = defects.groupby("file")["row"].agg(lambda rows: {int(r) for r in rows})
+    obs = data.observations
+
     source = prog.sources["datix_incidents"]
-    planted = set(defects.loc[defects.file == "incidents/datix_salford.csv", "row"].astype(int))
-    frame = pd.read_csv(raw / "incidents/datix_salford.csv", dtype=str, encoding="utf-8-sig",
-                        keep_default_na=False)
-    frame = frame[~(frame.index + 2).isin(planted)]
+    rows = raw_rows["incidents/datix_salford.csv"]
+    frame = pd.DataFrame([r for n, r in enumerate(rows[1:], start=2) if n not in planted.get(
+        "incidents/datix_salford.csv", set())], columns=rows[0])
     where = source.measures["falls_with_harm"].where
-    falls_labels = {l for l, c in source.values["category"].items() if c in where["category"]}
-    harm_labels = {l for l, c in source.values["harm"].items() if c in where["harm"]}
-    hit = frame[frame.Category.isin(falls_labels) & frame.HarmGrade.isin(harm_labels)]
+    hit = frame[frame.Category.map(source.values["category"]).isin(where["category"])
+                & frame.HarmGrade.map(source.values["harm"]).isin(where["harm"])]
     month = pd.to_datetime(hit.IncidentDate, format="%d/%m/%Y").dt.to_period("M").dt.to_timestamp()
     counted = hit.groupby([hit.OrgCode, month]).size()
-    obs = data.observations
     truth = obs[(obs.locality == "salford") & (obs.measure_id == "falls_with_harm")]
     truth = truth.set_index(["organisation", "period"])["numerator"]
-    assert counted.reindex(truth.index, fill_value=0).to_numpy().tolist() == truth.astype(int).tolist()
+    assert counted.reindex(truth.index, fill_value=0).tolist() == truth.astype(int).tolist()
 
-    planted = set(defects.loc[defects.file == "activity/provider_activity.csv", "row"].astype(int))
-    activity = pd.read_csv(raw / "activity/provider_activity.csv", dtype=str)
-    activity = activity[~(activity.index + 2).isin(planted)].astype({"Discharges": int})
-    got = activity.set_index(["OrgCode", "Month"])["Discharges"].sort_index()
-    want = obs[(obs.measure_id == "discharge_summaries_24h")].assign(Month=lambda f: f.period.dt.strftime("%Y-%m"))
-    want = want.set_index(["organisation", "Month"])["denominator"].astype(int).sort_index()
-    assert got.index.is_unique and got.equals(want.rename("Discharges").rename_axis(["OrgCode", "Month"]))
+    # Monthly files: apart from the planted rows, one row per organisation and month, the canonical values;
+    # the organisation-months that went missing are exactly those planted in place or in a conflicting pair.
+    for src_id, source in prog.sources.items():
+        if source.layout != "monthly":
+            continue
+        rows = raw_rows[source.files]
+        frame = pd.DataFrame([r for n, r in enumerate(rows[1:], start=2) if n not in planted.get(source.files, set())],
+                             columns=rows[0])
+        month = frame[source.columns["period"]].str[:7]
+        frame = frame.set_index([frame[source.columns["organisation"]], month])
+        assert frame.index.is_unique, src_id
+        for m_id, spec in source.measures.items():
+            want = obs[(obs.source == src_id) & (obs.measure_id == m_id)]
+            want = want.set_index(["organisation", want.period.dt.strftime("%Y-%m")])["numerator"]
+            missing = want.index.difference(frame.index)
+            here = defects[defects.file == source.files]
+            assert len(missing) == here.check.isin(IN_PLACE).sum() + (here.check == "conflicting_duplicate").sum() / 2
+            got = frame[spec.numerator].reindex(want.index.difference(missing)).astype(float)
+            assert np.allclose(got.to_numpy(), want.drop(missing).to_numpy()), (src_id, m_id)
 
 
 # --------------------------------------------------------------------------- the series

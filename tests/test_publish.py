@@ -15,8 +15,9 @@ from evalkit.pipeline.publish import publish_html, write_atomic
 
 SVG = ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
        '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
-       '<svg xmlns="http://www.w3.org/2000/svg" width="10pt" height="10pt"><metadata>credits</metadata>'
-       '<text>Falls chart</text></svg>\n')
+       '<svg xmlns="http://www.w3.org/2000/svg" width="10pt" height="10pt" viewBox="0 0 10 10">'
+       '<metadata>credits</metadata><defs><clipPath id="p1"><rect x="0" y="0" width="5" height="5"/></clipPath>'
+       '</defs><text clip-path="url(#p1)">Falls chart</text></svg>\n')
 
 
 def executed_notebook(path: Path, *, error: bool = False) -> Path:
@@ -60,7 +61,8 @@ def test_outputs_and_narrative_kept(page):
 
 
 def test_svg_inline_without_prolog(page):
-    assert "<svg" in page and "<text>Falls chart</text>" in page
+    assert "<svg" in page and ">Falls chart</text>" in page
+    assert 'viewBox="0 0 10 10"' in page and '<clipPath id="p1">' in page  # SVG names keep their case
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata>" not in page
     assert "data:image/svg+xml;base64" not in page and "data:image/png" not in page
 

@@ -13,8 +13,16 @@ import pandas as pd
 import pytest
 
 from evalkit.config.models import Measure
-from evalkit.data.series import SERIES_COLUMNS, WAVE_COLUMNS, data_period, measure_series, month_count, survey_waves
-from evalkit.errors import DataValidationError
+from evalkit.data.series import (
+    SERIES_COLUMNS,
+    WAVE_COLUMNS,
+    data_period,
+    measure_series,
+    month_count,
+    survey_waves,
+    unpaired_numerators,
+)
+from evalkit.errors import DataQualityWarning, DataValidationError
 
 
 def measure(kind: str, **extra) -> Measure:
@@ -109,9 +117,21 @@ def test_several_measures_need_a_measure_id(obs):
         measure_series(obs, measure=measure("rate"))
 
 
-def test_missing_denominator_is_an_error_naming_the_rows():
-    bad = observations([("salford", "A", "falls", "2017-01-01", 3.0, np.nan)])
-    with pytest.raises(DataValidationError, match="no denominator"):
+def test_numerator_without_denominator_is_left_out_with_a_warning():
+    # Ingest keeps incident counts whose bed days were quarantined, with an empty denominator.
+    rows = observations([("salford", "A", "falls", "2017-01-01", 3.0, np.nan),
+                         ("salford", "B", "falls", "2017-01-01", 1.0, 1000.0)])
+    with pytest.warns(DataQualityWarning, match="falls: 1 organisation-month.*A 2017-01.*left out of the rate"):
+        series = measure_series(rows, measure=measure("rate"))
+    assert (series.iloc[0]["numerator"], series.iloc[0]["value"], series.iloc[0]["n_organisations"]) == (1.0, 1.0, 1)
+    unpaired = unpaired_numerators(rows, measures={"falls": measure("rate")}, locality="salford")
+    assert unpaired[["organisation", "numerator"]].to_dict("records") == [{"organisation": "A", "numerator": 3.0}]
+    assert unpaired_numerators(rows, measures={"falls": measure("count")}).empty  # counts have no denominator
+
+
+def test_missing_numerator_is_an_error_naming_the_rows():
+    bad = observations([("salford", "A", "falls", "2017-01-01", np.nan, 10.0)])
+    with pytest.raises(DataValidationError, match="no numerator.*A 2017-01"):
         measure_series(bad, measure=measure("rate"))
 
 

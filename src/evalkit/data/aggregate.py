@@ -187,7 +187,8 @@ def _incidents(con: duckdb.DuckDBPyConnection, acc: Accepted, programme: Program
     src, sid = acc.source, acc.source_id
     specs = {m: s for m, s in src.measures.items() if isinstance(s, IncidentMeasure)}
     counts = f"__counts_{sid}"
-    columns = ", ".join(f"(count(*) FILTER (WHERE {_where(src, s)}))::DOUBLE AS {m}" for m, s in specs.items())
+    columns = ", ".join(f"coalesce(sum(__n) FILTER (WHERE {_where(src, s)}), 0)::DOUBLE AS {m}"
+                        for m, s in specs.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE {counts} AS SELECT organisation, period, {columns} "
                 f"FROM {acc.table} WHERE {ACCEPTED} GROUP BY organisation, period")
     covered = (f"organisation IN (SELECT organisation FROM {counts}) AND period BETWEEN "

@@ -17,6 +17,7 @@ the seed and the parameter files.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,7 @@ import pandas as pd
 from evalkit.config.load import ProjectConfig
 from evalkit.config.models import Programme
 from evalkit.data.demo_series import DemoData, child_rng, simulate_data
-from evalkit.data.demo_write import (
-    DEFECT_COLUMNS, build_tables, encode, frame_bytes, labels, plant_defects, write_bytes,
-)
+from evalkit.data.demo_write import DEFECT_COLUMNS, build_tables, encode, labels, plant_defects
 from evalkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -159,7 +158,6 @@ def make_plan(prog: Programme) -> DemoPlan:
                     record_prefix=_record_prefixes(prog))
 
 
-
 # --------------------------------------------------------------------------- truth
 
 EFFECTS: dict[str, tuple[float, float]] = {
@@ -205,7 +203,7 @@ def make_truth(config: ProjectConfig, seed: int) -> pd.DataFrame:
                 factor = child_rng(seed, "effect", loc, m_id).uniform(*EFFECT_SPREAD)
                 level, slope = round(level * factor, 3), round(slope * factor, 4)
                 if measure.cadence == "survey_wave":
-                    note = "designed change: log odds of a positive response, Follow-up vs Baseline, given the respondent"
+                    note = "designed change: log odds of a positive response, Follow-up vs Baseline, per respondent"
             rows.append({
                 "locality": loc, "measure_id": m_id, "stream": stream,
                 "intervention": f"{pack.parameters.intervention.start:%Y-%m}" if pack else "",
@@ -215,8 +213,6 @@ def make_truth(config: ProjectConfig, seed: int) -> pd.DataFrame:
     truth = pd.DataFrame(rows)
     truth["transition_months"] = truth["transition_months"].astype("Int64")
     return truth
-
-
 
 
 # --------------------------------------------------------------------------- entry points
@@ -289,11 +285,11 @@ def generate(config: ProjectConfig, *, seed: int = DEFAULT_SEED, defects: bool =
     files = []
     for table in tables:
         body = encode(table, _about(seed, table.source_id, prog))
-        files.append(WrittenFile(table.path, table.n_rows, write_bytes(raw, table.path, body)))
+        files.append(WrittenFile(table.path, table.n_rows, _write_bytes(raw, table.path, body)))
     for name, frame in ((TRUTH_FILE, _truth_text(truth)), (DEFECTS_FILE, planted)):
-        files.append(WrittenFile(name, len(frame), write_bytes(raw, name, frame_bytes(frame))))
+        files.append(WrittenFile(name, len(frame), _write_bytes(raw, name, _frame_bytes(frame))))
     readme = _readme(prog, seed, defects, files, planted).encode("utf-8")
-    files.append(WrittenFile(README_FILE, None, write_bytes(raw, README_FILE, readme)))
+    files.append(WrittenFile(README_FILE, None, _write_bytes(raw, README_FILE, readme)))
     log.info("demo: wrote %d synthetic files to %s (seed %d)", len(files), raw, seed)
     return DemoResult(raw=raw, seed=seed, defects=defects, files=tuple(files),
                       n_observations=len(data.observations), n_incidents=len(data.incidents),
@@ -314,6 +310,21 @@ def _truth_text(truth: pd.DataFrame) -> pd.DataFrame:
     out["slope_change"] = out["slope_change"].map("{:.4f}".format)
     out["transition_months"] = out["transition_months"].astype("string").fillna("")
     return out
+
+
+def _write_bytes(raw: Path, relative: str, body: bytes) -> str:
+    """Write ``body`` to ``raw/relative`` (via a temporary file) and return its SHA-256."""
+    target = raw / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(body)
+    partial.replace(target)
+    return hashlib.sha256(body).hexdigest()
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    """A small table as UTF-8 CSV bytes with ``\\n`` line endings (cells already formatted)."""
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------- words
@@ -371,12 +382,13 @@ def _readme(prog: Programme, seed: int, defects: bool, files: list[WrittenFile],
         lines += [
             "Rows with errors planted on purpose, one line per row: `file`, `row` (the row number a spreadsheet",
             "shows: header = 1, first data row = 2), `check` (the code of the ingest check it must fail, see",
-            "`evalkit.data.store.CHECKS`), `column` and the bad `value`. Each planted row is an extra row, so",
-            "the canonical data survive the ingest, with one exception: a `conflicting_duplicate` lists both",
-            "rows of a pair, and both are rejected, so that organisation-month is missing after ingest.",
-            "Each planted row fails exactly one check provided duplicate checks compare only the rows that",
-            "passed the row-level checks, and a date after the ingest day counts as `date_in_future` rather than",
-            "`date_outside_programme`.",
+            "`evalkit.data.store.CHECKS`), `column` and the bad `value` (empty for an exact duplicate).",
+            "Planted rows are extra rows, so the data survive the ingest, except in the monthly files: a",
+            "`conflicting_duplicate` lists both rows of a pair (both are rejected), and a row whose organisation",
+            "and month must stay valid (a locality mismatch, an unknown label, a bad number) is a real row",
+            "corrupted in place, because an extra row would make the real one a conflicting duplicate too. Those",
+            "few organisation-months are missing after ingest. A date after the ingest day is also after the",
+            "programme's end: it is listed as `date_in_future`.",
             "",
             "| check | rows |",
             "|---|---:|",

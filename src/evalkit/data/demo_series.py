@@ -1,10 +1,10 @@
 """Simulate the demo programme's canonical tidy data (no file I/O).
 
-:func:`simulate` turns the configuration and a seed into one :class:`DemoData`:
-the monthly observations each organisation reports, the incident records those
-counts come from, the respondent-level survey, and the truth table of the
-effects built in. The raw extracts written by :mod:`evalkit.data.demo_write`
-are renderings of this one truth.
+:func:`simulate_data` (public as :func:`evalkit.data.demo.simulate`) turns the
+configuration, the plan of who reports where, the designed effects and a seed
+into one :class:`DemoData`: the monthly observations each organisation reports,
+the incident records those counts come from, and the respondent-level survey.
+The raw extracts written by :mod:`evalkit.data.demo_write` are renderings of it.
 
 Every series (organisation x month) is simulated on its link scale (log for
 counts, rates and means; logit for proportions)::
@@ -168,25 +168,16 @@ def beta_binomial(rng: np.random.Generator, n: np.ndarray, p: np.ndarray, precis
     return rng.binomial(n, rng.beta(p * precision, (1 - p) * precision)).astype(np.int64)
 
 
-@dataclass(frozen=True)
 class Clock:
-    """The programme's months and the calendar terms every series shares."""
+    """The programme's months and the calendar terms every series shares: month number ``t``,
+    ``winter`` (the annual cycle, 1 in January, -1 in July) and ``days`` in each month."""
 
-    months: pd.DatetimeIndex
+    def __init__(self, months: pd.DatetimeIndex):
+        self.months, self.t = months, np.arange(len(months), dtype=float)
+        self.winter = np.cos(2 * np.pi * (months.month.to_numpy() - 1) / 12)
+        self.days = months.days_in_month.to_numpy().astype(float)
 
-    @property
-    def t(self) -> np.ndarray:
-        return np.arange(len(self.months), dtype=float)
-
-    @property
-    def winter(self) -> np.ndarray:
-        return np.cos(2 * np.pi * (self.months.month.to_numpy() - 1) / 12)
-
-    @property
-    def days(self) -> np.ndarray:
-        return self.months.days_in_month.to_numpy().astype(float)
-
-    def index(self, month) -> int:
+    def index(self, month: pd.Timestamp) -> int:
         return int((month.year - self.months[0].year) * 12 + month.month - self.months[0].month)
 
 
@@ -289,7 +280,8 @@ def _monthly(config: ProjectConfig, plan: DemoPlan, seed: int, clock: Clock, eff
                 eta = _link_eta(rng, clock, prof, org.setting, measure.kind, shared)
                 frames.append({
                     "locality": org.locality, "organisation": code, "setting": org.setting, "measure_id": m_id,
-                    "period": clock.months.to_numpy(), "numerator": _draw(rng, measure.kind, prof, eta, denom, measure.per),
+                    "period": clock.months.to_numpy(),
+                    "numerator": _draw(rng, measure.kind, prof, eta, denom, measure.per),
                     "denominator": denom if denom is not None else np.full(len(clock.t), np.nan), "source": src_id})
     return _stack(frames) if frames else pd.DataFrame(columns=list(OBSERVATION_COLUMNS))
 
@@ -300,6 +292,7 @@ CATEGORY_WEIGHTS = {"falls": 0.22, "pressure_ulcer": 0.08, "medication": 0.18, "
                     "treatment": 0.22, "other": 0.23}  # share of reports by category; others get 0.1
 HARM_WEIGHTS = {"low": 0.82, "moderate": 0.14, "severe": 0.03, "death": 0.01}  # share of harmed reports
 NO_HARM = "none"
+
 
 def _cells(where: dict, categories: list[str], harms: list[str], setting: str) -> set[tuple[str, str]]:
     if "setting" in where and setting not in where["setting"]:
@@ -361,7 +354,8 @@ def _incidents(config: ProjectConfig, plan: DemoPlan, seed: int, clock: Clock, e
             clipped += int(short.sum())
             none = np.where(short, np.maximum(total - need, 0), none)
             total = np.maximum(total, need)
-            for group, k in [*((cells[m], harmed[m]) for m in harmed), (share_cells, none), (rest, total - none - need)]:
+            pools = [*((cells[m], harmed[m]) for m in harmed), (share_cells, none), (rest, total - none - need)]
+            for group, k in pools:
                 if not group:
                     continue
                 ordered = sorted(group)
@@ -437,8 +431,8 @@ def _survey(config: ProjectConfig, plan: DemoPlan, seed: int, clock: Clock, trut
                                       np.arange(n_pre + 1, n_pre + 1 + n_post - n_pair)])
                 person = rng.normal(0.0, RESPONDENT_SD, n_pre + n_post)
                 group = rng.choice(list(groups), n_pre + n_post, p=list(groups.values()))
-                person[n_pre:n_pre + n_pair], group[n_pre:n_pre + n_pair] = person[ids[n_pre:n_pre + n_pair] - 1], \
-                    group[ids[n_pre:n_pre + n_pair] - 1]
+                again = ids[n_pre:n_pre + n_pair] - 1  # answered at Baseline too: same person, same group
+                person[n_pre:n_pre + n_pair], group[n_pre:n_pre + n_pair] = person[again], group[again]
                 post = np.arange(n_pre + n_post) >= n_pre
                 theta = (rng.normal(CULTURE_MEAN, CULTURE_SD) + person + row["level_change"] * post)[:, None] + item_eff
                 above = (rng.random(theta.shape)[..., None] < expit(theta[..., None] - cuts)).sum(axis=2)

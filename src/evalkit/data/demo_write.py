@@ -1,29 +1,21 @@
-"""Write the demo's raw extracts as organisations send them, and plant the deliberate defects.
+"""Render the demo's canonical data as the raw extracts organisations send, with planted defects.
 
 Everything about a file comes from its source in programme.yml: the file name
-(``files``), the column names (``columns``, ``exposures`` and ``measures``), the
-labels (the first raw label of each code under ``values``), the delimiter,
-encoding and date format (``read``) and the Excel sheet. Which organisation
-reports in which source is decided here by two small tables,
-:data:`INCIDENT_SOURCE_FOR_LOCALITY` and :data:`MONTHLY_SOURCE_SETTINGS`, checked
-against the configuration by :func:`make_plan`.
-
-A file is first built as a :class:`RawTable` (one Python value per cell: text,
-integers, floats, dates), defects are inserted into it as extra rows, and it is
-then encoded to bytes: CSV with ``\\n`` line endings and fixed number formats, or
-an .xlsx workbook written by xlsxwriter with a fixed creation time, so that the
-same seed gives byte-identical files.
+(``files``), column names (``columns``, ``exposures``, ``measures``), labels (the
+first raw label of each code under ``values``), delimiter, encoding, date format
+and Excel sheet (``read``). Which organisation reports where is the plan made by
+:func:`evalkit.data.demo.make_plan`. A file is built as a :class:`RawTable`,
+defects are inserted as extra rows (:func:`plant_defects`), and it is encoded to
+bytes: CSV with ``\\n`` line endings and fixed number formats, or .xlsx written by
+xlsxwriter with a fixed creation time, so the same seed gives the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,8 +30,6 @@ if TYPE_CHECKING:
     from evalkit.data.demo import DemoPlan
     from evalkit.data.demo_series import DemoData
 
-log = logging.getLogger(__name__)
-
 BOM_LOCALITIES = frozenset({"salford"})
 """Localities whose Datix export starts with a UTF-8 byte-order mark (as Excel's 'CSV UTF-8' writes)."""
 
@@ -47,11 +37,10 @@ DESCRIPTION_COLUMN = "Description"
 """A free-text column the incident systems export beside the mapped ones (evalkit ignores it)."""
 
 DESCRIPTIONS = {
-    "falls": ("Patient found on the floor beside the bed", "Unwitnessed fall in the bathroom",
+    "falls": ("Found on the floor beside the bed", "Unwitnessed fall in the bathroom",
               "Ward 3 – café area: slipped on a wet floor", "Resident’s fall in the lounge"),
-    "pressure_ulcer": ("Category 2 pressure damage to the sacrum", "Heel damage found at the skin check – SSKIN reviewed"),
-    "medication": ("Dose omitted at the evening round", "Wrong strength given – 5 mg, not 2.5 mg",
-                   "Controlled-drug record not countersigned"),
+    "pressure_ulcer": ("Category 2 pressure damage to the sacrum", "Heel damage at the skin check – SSKIN reviewed"),
+    "medication": ("Dose omitted at the evening round", "Wrong strength given – 5 mg, not 2.5 mg"),
     "infection": ("Norovirus symptoms on the ward", "Catheter-associated infection suspected"),
     "treatment": ("Delay in starting treatment", "Procedure postponed – equipment unavailable"),
 }
@@ -70,12 +59,7 @@ WORKBOOK_CREATED = dt.datetime(2022, 1, 31, 9, 0, 0)
 
 def labels(source: Source, field_name: str) -> dict[str, str]:
     """Evalkit code -> the first raw label the source maps to it."""
-    out: dict[str, str] = {}
-    for label, code in source.values.get(field_name, {}).items():
-        out.setdefault(code, label)
-    return out
-
-
+    return {code: label for label, code in reversed(source.values.get(field_name, {}).items())}
 
 
 @dataclass
@@ -118,7 +102,8 @@ class RawTable:
         return str(value)
 
 
-def _label_map(prog: Programme, source: Source, field_name: str, src_id: str) -> dict[str, str]:
+def _label_map(prog: Programme, source: Source, field_name: str) -> dict[str, str]:
+    """Code -> raw label; a locality without a label under ``values`` is written by its name."""
     mapped = labels(source, field_name)
     if field_name == "locality":
         return {loc: mapped.get(loc, locality.name) for loc, locality in prog.localities.items()}
@@ -127,7 +112,7 @@ def _label_map(prog: Programme, source: Source, field_name: str, src_id: str) ->
 
 def _relabel(values: pd.Series, mapping: dict[str, str], src_id: str, field_name: str) -> list:
     codes = values.to_numpy(dtype=object)
-    if not mapping:
+    if not mapping:  # a field without `values` (e.g. staff_group) is written as it is
         return codes.tolist()
     missing = sorted(set(codes) - set(mapping))
     if missing:
@@ -147,19 +132,25 @@ def _dates(series: pd.Series) -> list:
     return [memo[d] for d in days]
 
 
-def _incident_table(prog: Programme, plan: DemoPlan, data: DemoData, loc: str) -> RawTable:
-    src_id = plan.incident_source[loc]
-    source = prog.sources[src_id]
-    frame = data.incidents[data.incidents["locality"] == loc].sort_values(["date", "record_id"], kind="stable")
-    cols: dict[str, tuple[str, list]] = {}
+def _record_columns(prog: Programme, src_id: str, frame: pd.DataFrame) -> dict[str, tuple[str, list]]:
+    """The mapped columns of a record-level file (incidents, survey): dates, then labels or codes."""
+    source, cols = prog.sources[src_id], {}
     for field_name, column in source.columns.items():
         if field_name == "date":
             cols[column] = ("date", _dates(frame["date"]))
         elif field_name in frame.columns:
-            mapping = _label_map(prog, source, field_name, src_id)
+            mapping = _label_map(prog, source, field_name)
             cols[column] = ("text", _relabel(frame[field_name], mapping, src_id, field_name))
         else:
             cols[column] = ("text", [None] * len(frame))
+    return cols
+
+
+def _incident_table(prog: Programme, plan: DemoPlan, data: DemoData, loc: str) -> RawTable:
+    src_id = plan.incident_source[loc]
+    source = prog.sources[src_id]
+    frame = data.incidents[data.incidents["locality"] == loc].sort_values(["date", "record_id"], kind="stable")
+    cols = _record_columns(prog, src_id, frame)
     pick = child_rng(data.seed, "descriptions", plan.incident_file[loc]).random(len(frame))
     texts = [DESCRIPTIONS.get(c, OTHER_DESCRIPTIONS) for c in frame["category"].to_numpy(dtype=object)]
     cols[DESCRIPTION_COLUMN] = ("text", [t[int(u * len(t))] for t, u in zip(texts, pick)])
@@ -188,7 +179,7 @@ def _monthly_table(prog: Programme, plan: DemoPlan, data: DemoData, src_id: str)
         put(spec.numerator, "float" if prog.measures[m_id].kind == "mean" else "int", part["numerator"])
         if spec.denominator:
             put(spec.denominator, "int", part["denominator"])
-    org_loc = {c: plan.orgs[c].locality for c in plan.monthly_orgs[src_id]}
+    label = {c: _label_map(prog, source, "locality")[plan.orgs[c].locality] for c in plan.monthly_orgs[src_id]}
     orgs = keys.get_level_values("organisation")
     cols: dict[str, tuple[str, list]] = {}
     for field_name, column in source.columns.items():
@@ -197,7 +188,7 @@ def _monthly_table(prog: Programme, plan: DemoPlan, data: DemoData, src_id: str)
         elif field_name == "organisation":
             cols[column] = ("text", list(orgs))
         elif field_name == "locality":
-            cols[column] = ("text", [_label_map(prog, source, "locality", src_id)[org_loc[c]] for c in orgs])
+            cols[column] = ("text", [label[c] for c in orgs])
         else:
             cols[column] = ("text", [None] * len(keys))
     for column, (kind, values) in wide.items():
@@ -210,15 +201,7 @@ def _survey_table(prog: Programme, data: DemoData, src_id: str) -> RawTable:
     source = prog.sources[src_id]
     frame = data.survey[data.survey["source"] == src_id].sort_values(
         ["date", "organisation", "respondent_id"], kind="stable")
-    cols: dict[str, tuple[str, list]] = {}
-    for field_name, column in source.columns.items():
-        if field_name == "date":
-            cols[column] = ("date", _dates(frame["date"]))
-        elif field_name in frame.columns:
-            mapping = _label_map(prog, source, field_name, src_id)
-            cols[column] = ("text", _relabel(frame[field_name], mapping, src_id, field_name))
-        else:
-            cols[column] = ("text", [None] * len(frame))
+    cols = _record_columns(prog, src_id, frame)
     for item in source.items:
         cols[item] = ("int", [int(v) for v in frame[item]])
     return _assemble(source.files, src_id, source, cols)
@@ -236,13 +219,11 @@ def build_tables(prog: Programme, plan: DemoPlan, data: DemoData) -> list[RawTab
 
 
 def _column_text(table: RawTable, column: str, values: list) -> list[str]:
-    memo: dict = {}
+    memo: dict = {}  # most cells repeat (dates, labels, small counts): format each distinct value once
 
     def one(value) -> str:
         key = (type(value), value)
-        if key not in memo:
-            memo[key] = table.text(column, value)
-        return memo[key]
+        return memo[key] if key in memo else memo.setdefault(key, table.text(column, value))
 
     if table.kinds[column] == "text":
         return ["" if v is None else v if isinstance(v, str) else one(v) for v in values]
@@ -277,15 +258,12 @@ def _xlsx_bytes(table: RawTable, about: list[str]) -> bytes:
                "month": book.add_format({"num_format": "mmm yyyy"})}
     sheet.write_row(0, 0, table.columns, bold)
     kinds = [formats.get(table.kinds[c], formats["date"]) for c in table.columns]
-    serial: dict[dt.date, int] = {}  # Excel's day number (1900 date system), as write_datetime stores it
     for r, row in enumerate(zip(*table.data), start=1):
         for c, value in enumerate(row):
             if value is None:
                 continue
-            if isinstance(value, dt.date):
-                if value not in serial:
-                    serial[value] = (value - EXCEL_EPOCH).days
-                sheet.write_number(r, c, serial[value], kinds[c])
+            if isinstance(value, dt.date):  # Excel's day number with a date format, as write_datetime stores it
+                sheet.write_number(r, c, (value - EXCEL_EPOCH).days, kinds[c])
             elif isinstance(value, str):
                 sheet.write_string(r, c, value)
             else:
@@ -305,21 +283,6 @@ def encode(table: RawTable, about: list[str]) -> bytes:
     return _xlsx_bytes(table, about) if table.source.format == "excel" else _csv_bytes(table)
 
 
-def write_bytes(raw: Path, relative: str, body: bytes) -> str:
-    """Write ``body`` to ``raw/relative`` (via a temporary file) and return its SHA-256."""
-    target = raw / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(body)
-    partial.replace(target)
-    return hashlib.sha256(body).hexdigest()
-
-
-def frame_bytes(frame: pd.DataFrame) -> bytes:
-    """A small table as UTF-8 CSV bytes with ``\\n`` line endings (cells already formatted)."""
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
 # --------------------------------------------------------------------------- defects
 
 DEFECT_COLUMNS = ["file", "row", "check", "column", "value"]
@@ -330,17 +293,20 @@ INCIDENT_CHECKS = ("unparseable_date", "date_outside_programme", "date_in_future
 SURVEY_CHECKS = ("unparseable_date", "date_outside_programme", "date_in_future", "unknown_organisation",
                  "organisation_locality_mismatch", "unknown_value", "missing_value", "response_out_of_scale",
                  "exact_duplicate")
-MONTHLY_DEFECT_SOURCE = {
-    "unparseable_date": "care_home_returns", "non_numeric": "care_home_returns",
-    "date_in_future": "care_home_returns", "organisation_locality_mismatch": "care_home_returns",
-    "date_outside_programme": "provider_activity", "negative_count": "provider_activity",
-    "numerator_exceeds_denominator": "provider_activity", "zero_denominator": "provider_activity",
-    "exact_duplicate": "provider_activity",
-    "unknown_organisation": "workforce", "unknown_value": "workforce", "missing_value": "workforce",
-    "conflicting_duplicate": "workforce",
-}
-"""Monthly checks, each planted once, in the source named (or the next monthly file in turn if it is absent)."""
-UNKNOWN_LABELS = ("Near miss", "Not yet graded", "Midpoint", "Unknown")
+MONTHLY_DEFECT_SOURCE = {check: src for src, checks in {
+    "care_home_returns": ("unparseable_date", "date_in_future", "unknown_organisation"),
+    "provider_activity": ("date_outside_programme", "missing_value", "exact_duplicate"),
+    "workforce": ("organisation_locality_mismatch", "unknown_value", "non_numeric", "negative_count",
+                  "zero_denominator", "numerator_exceeds_denominator", "conflicting_duplicate"),
+}.items() for check in checks}
+"""Monthly checks, each planted once, in the named source (else the next monthly file in turn). Those that lose
+an organisation-month go to workforce, which carries no bed days, so no incident rate loses its denominator."""
+IN_PLACE = frozenset({"organisation_locality_mismatch", "unknown_value", "non_numeric", "negative_count",
+                      "numerator_exceeds_denominator", "zero_denominator"})
+"""Monthly checks planted by corrupting a real row (an extra row for the same organisation and month would make
+the real row a conflicting duplicate as well): that organisation-month is lost to the ingest."""
+UNKNOWN_LABELS = {"harm": ("Near miss", "Not yet graded"), "wave": ("Midpoint", "Interim")}
+"""Labels that look plausible but are not under the source's ``values`` (first one not listed is used)."""
 
 
 class _Planter:
@@ -350,8 +316,7 @@ class _Planter:
         self.table, self.prog, self.plan = table, prog, plan
         self.rng = child_rng(seed, "defects", table.path)
         self.inserts: list[tuple[float, list]] = []
-        self.records: list[tuple[int, str, str]] = []
-        """(row reference, check, column): a reference below n_rows is an original row, else an insert."""
+        self.records: list[tuple[int, str, str]] = []  # (row: original if < n_rows, else insert), check, column
         self.used: set[int] = set()
 
     def at(self, field_name: str) -> int:
@@ -363,6 +328,11 @@ class _Planter:
             if i not in self.used:
                 self.used.add(i)
                 return i, self.table.row(i)
+
+    def replace(self, i: int, row: list, check: str, column: str) -> None:
+        for c, value in enumerate(row):
+            self.table.data[c][i] = value
+        self.records.append((i, check, column))
 
     def add(self, row: list, check: str, column: str, after: int | None = None) -> None:
         low = 0 if after is None else after + 1
@@ -405,15 +375,14 @@ class _Planter:
         stem = code.rstrip("0123456789") or "ORG"
         return next(f"{stem}{n}" for n in range(99, 0, -1) if f"{stem}{n}" not in self.plan.orgs)
 
-    def other_org(self, code: str, allowed: tuple[str, ...] | None = None) -> str:
+    def other_org(self, code: str) -> str:
         here = self.plan.orgs[code]
-        choices = [c for c, o in self.plan.orgs.items() if o.locality != here.locality and
-                   o.setting == here.setting and (allowed is None or c in allowed)]
+        choices = [c for c, o in self.plan.orgs.items() if o.locality != here.locality and o.setting == here.setting]
         return choices[int(self.rng.integers(len(choices)))]
 
     def unknown_label(self, field_name: str) -> str:
         known = set(self.table.source.values.get(field_name, {}))
-        return next(label for label in UNKNOWN_LABELS if label not in known)
+        return next(label for label in (*UNKNOWN_LABELS.get(field_name, ()), "Unknown", "?") if label not in known)
 
 
 def _plant_common(p: _Planter, check: str, row: list, org_i: int, date_i: int, fmt: str) -> int | None:
@@ -427,15 +396,14 @@ def _plant_common(p: _Planter, check: str, row: list, org_i: int, date_i: int, f
     elif check == "unknown_organisation":
         row[org_i] = p.unknown_org(row[org_i])
     elif check == "organisation_locality_mismatch":
-        row[org_i] = p.other_org(row[org_i], p.plan.monthly_orgs.get(p.table.source_id))
+        row[org_i] = p.other_org(row[org_i])
     else:
         return None
     return date_i if "date" in check else org_i
 
 
 def _plant_incidents(p: _Planter) -> None:
-    rid, org, harm = p.at("record_id"), p.at("organisation"), p.at("harm")
-    date = p.at("date")
+    rid, org, harm, date = p.at("record_id"), p.at("organisation"), p.at("harm"), p.at("date")
     prefix = p.table.data[rid][0].rstrip("0123456789")
     next_seq = p.table.n_rows + 1
     each = max(1, round(p.table.n_rows * DEFECT_RATE / len(INCIDENT_CHECKS)))
@@ -481,12 +449,17 @@ def _plant_survey(p: _Planter) -> None:
 def _plant_monthly(p: _Planter, check: str, prog: Programme) -> None:
     source, cols = p.table.source, p.table.columns
     org, period, loc = p.at("organisation"), p.at("period"), p.at("locality")
-    exposure_cols = set(source.exposures.values())
     counted = [s for m, s in source.measures.items() if prog.measures[m].kind != "mean"]
     shares = [s for m, s in source.measures.items() if prog.measures[m].kind == "proportion"
-              and s.denominator not in exposure_cols] or [s for s in counted if s.denominator]
+              and s.denominator not in source.exposures.values()] or [s for s in counted if s.denominator]
     i, row = p.pick()
-    after, changed = None, _plant_common(p, check, row, org, period, source.read.date_format or "%Y-%m")
+    after, changed = None, None
+    if check == "organisation_locality_mismatch":
+        own = source.values.get("locality", {}).get(row[loc], row[loc])
+        others = sorted({label for label, code in source.values.get("locality", {}).items() if code != own})
+        row[loc], changed = others[int(p.rng.integers(len(others)))], loc
+    elif check not in IN_PLACE:
+        changed = _plant_common(p, check, row, org, period, source.read.date_format or "%Y-%m")
     if check == "unknown_value":
         row[loc] = f"{row[loc]} City" if f"{row[loc]} City" not in source.values.get("locality", {}) else "Unknown"
         changed = loc
@@ -513,7 +486,10 @@ def _plant_monthly(p: _Planter, check: str, prog: Programme) -> None:
         changed, after = cols.index(shares[0].numerator), i
         row[changed] = row[changed] - 1 if row[changed] >= 1 else row[changed] + 1
         p.records.append((i, check, cols[changed]))
-    p.add(row, check, "" if changed is None else cols[changed], after=after)
+    if check in IN_PLACE:
+        p.replace(i, row, check, cols[changed])
+    else:
+        p.add(row, check, "" if changed is None else cols[changed], after=after)
 
 
 def plant_defects(prog: Programme, plan: DemoPlan, tables: list[RawTable], *, seed: int) -> pd.DataFrame:
@@ -531,5 +507,4 @@ def plant_defects(prog: Programme, plan: DemoPlan, tables: list[RawTable], *, se
         if table is not None:
             _plant_monthly(planters[table.path], check, prog)
     records = [r for p in planters.values() for r in p.finish()]
-    frame = pd.DataFrame(records, columns=DEFECT_COLUMNS)
-    return frame.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    return pd.DataFrame(records, columns=DEFECT_COLUMNS).sort_values(["file", "row"], kind="stable", ignore_index=True)

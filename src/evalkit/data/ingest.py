@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
 """Parquet writer options; fixed so that the same inputs give the same bytes."""
 SUMMARY_COLUMNS = ("source", "file", "rows_read", "rows_accepted", "rows_rejected", "sha256")
+DISABLED_OPTIMIZERS = "build_side_probe_side"
+"""Keep the small side of a join (the duplicates found) as its hash table (see :func:`ingest`)."""
 LOCK_FILE_PREFIX = "~$"
 """Excel's lock files (``~$book.xlsx``) sit beside an open workbook; they are never extracts."""
 
@@ -154,6 +156,8 @@ def ingest(config: ProjectConfig, *, today: dt.date | None = None) -> IngestResu
                           "\n".join(f"  {p}" for p in problems))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="evalkit-ingest-") as tmp, duckdb.connect(":memory:") as con:
+        # The optimizer underestimates a CSV scan and would hash millions of rows to join a few duplicates.
+        con.execute(f"SET disabled_optimizers = '{DISABLED_OPTIMIZERS}'")
         opened = _open_sources(paths, programme, Path(tmp))
         accepted, files, problems = [], [], []
         for sid, raws in opened.items():
@@ -264,14 +268,14 @@ def _validate(con: duckdb.DuckDBPyConnection, sid: str, programme: Programme, ra
     failed = f"(SELECT __file, __row, {raw_cols} FROM {chk} WHERE __failed)"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quarantine} AS {plan.quarantine_sql(failed, dup)}")
     counts = {k: (blank, read, ok) for k, blank, read, ok in con.sql(
-        f"SELECT __file, count(*) FILTER (WHERE __blank), count(*) FILTER (WHERE NOT __blank), "
-        f"count(*) FILTER (WHERE NOT __blank AND NOT __failed) FROM {chk} GROUP BY __file").fetchall()}
+        f"SELECT __file, sum(__n) FILTER (WHERE __blank), sum(__n) FILTER (WHERE NOT __blank), "
+        f"sum(__n) FILTER (WHERE NOT __blank AND NOT __failed) FROM {chk} GROUP BY __file").fetchall()}
     by_check: dict[int, dict[str, int]] = {}
     for k, code, n in con.sql(f"SELECT __file, check_code, count(*) FROM {quarantine} GROUP BY ALL").fetchall():
         by_check.setdefault(k, {})[code] = n
     records = []
     for k, raw in enumerate(raws):
-        blank, read, ok = counts.get(k, (0, 0, 0))
+        blank, read, ok = (int(n or 0) for n in counts.get(k, (0, 0, 0)))
         checks = by_check.get(k, {})
         rejected = sum(checks.values())
         if read != ok + rejected:  # the promise that nothing is lost: a failure here is a bug in evalkit

@@ -289,6 +289,12 @@ def data_period(
     return dt.date(first.year, first.month, 1), dt.date(last.year, last.month, 1)
 
 
+def add_months(month: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` after (or, if negative, before) ``month``."""
+    index = month.year * 12 + month.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 def month_count(start: dt.date, end: dt.date) -> int:
     """Calendar months from ``start`` to ``end``, both included (0 when end is before start)."""
     return max(0, (end.year - start.year) * 12 + end.month - start.month + 1)
@@ -298,6 +304,7 @@ __all__ = [
     "SERIES_COLUMNS",
     "WAVE_COLUMNS",
     "WAVE_ORDER",
+    "add_months",
     "data_period",
     "measure_series",
     "month_count",

@@ -32,6 +32,10 @@ PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # papermill.execute.ERROR_MARK
 
 _SVG_PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
 _SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)  # matplotlib's RDF credits, not needed
+_SVG_BLOCK = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+# nbconvert re-serialises the page with BeautifulSoup's html.parser, which lower-cases names. Browsers undo
+# that for SVG, other readers (PDF converters, XML tools) may not: restore the names matplotlib writes.
+_SVG_NAMES = {"viewbox=": "viewBox=", "<clippath": "<clipPath", "</clippath>": "</clipPath>"}
 _EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
 
 
@@ -54,6 +58,16 @@ class PackOutputs(Preprocessor):
             kept.append(output)
         cell.outputs = kept
         return cell, resources
+
+
+def _restore_svg_case(body: str) -> str:
+    def fix(match: re.Match) -> str:
+        text = match.group(0)
+        for lower, proper in _SVG_NAMES.items():
+            text = text.replace(lower, proper)
+        return text
+
+    return _SVG_BLOCK.sub(fix, body)
 
 
 def _errors(nb: nbformat.NotebookNode) -> list[str]:
@@ -123,6 +137,7 @@ def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Pat
     if title:
         nb.metadata["title"] = title
     body, resources = _exporter().from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+    body = _restore_svg_case(body)
     external = _EXTERNAL.search(body)
     if external:
         raise PublishError(f"{executed}: the page would fetch {external.group(0)!r} from the internet; "

@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from evalkit.config.models import Measure, Window
+from evalkit.data.series import add_months
 from evalkit.stats.describe import (
     ALPHA,
     WAVE_LABELS,
@@ -97,11 +98,6 @@ def _ylabel(measure: Measure) -> str:
     return label[:1].upper() + label[1:]
 
 
-def _month_after(month: dt.date, months: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _window_line(ax: Axes, window: Window, row: pd.Series, *, label: str, color: str,
                  linestyle: Any) -> list[Line2D]:
     if not np.isfinite(row["estimate"]):
@@ -143,7 +139,7 @@ def series_chart(
     periods = pd.to_datetime(series["period"])
     values = series["value"].to_numpy(dtype=float)
     start = pd.Timestamp(intervention.replace(day=1))
-    post_start = pd.Timestamp(_month_after(intervention.replace(day=1), transition_months))
+    post_start = pd.Timestamp(add_months(intervention.replace(day=1), transition_months))
     pooled = "mean" if measure.kind in ("count", "mean") else "pooled"
     conf = conf_label(alpha)
 

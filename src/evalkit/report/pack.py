@@ -32,7 +32,7 @@ from evalkit.config.load import Pack, load_pack, load_programme
 from evalkit.config.models import Measure, PackParameters, Programme, Stream, SurveyMeasure, Window
 from evalkit.config.paths import ProjectPaths
 from evalkit.data import store
-from evalkit.data.series import data_period, measure_series, month_count, survey_waves, unpaired_numerators
+from evalkit.data.series import add_months, data_period, measure_series, month_count, survey_waves, unpaired_numerators
 from evalkit.errors import DataValidationError
 from evalkit.report import tables, text
 from evalkit.report.figures import FIGSIZE, series_chart, style, wave_chart
@@ -54,9 +54,9 @@ class PackView:
 
     locality: str
     stream: str
-    paths: ProjectPaths
-    programme: Programme
-    pack: Pack
+    paths: ProjectPaths = field(repr=False)
+    programme: Programme = field(repr=False)
+    pack: Pack = field(repr=False)
     series: Mapping[str, pd.DataFrame] = field(repr=False)
     waves: Mapping[str, pd.DataFrame] = field(repr=False)
     summaries: Mapping[str, WindowSummary | WaveSummary | None] = field(repr=False)
@@ -97,8 +97,7 @@ def pack_windows(programme: Programme, parameters: PackParameters) -> tuple[Wind
     """Before and after windows: the pack's own, else the programme start to the month before the
     intervention, and the first month after the transition to the programme end (models.Windows)."""
     period, start = programme.programme.period, parameters.intervention.start
-    before_end = dt.date(start.year - (start.month == 1), (start.month - 2) % 12 + 1, 1)
-    baseline = parameters.windows.baseline or Window(start=period.start, end=before_end)
+    baseline = parameters.windows.baseline or Window(start=period.start, end=add_months(start, -1))
     post = parameters.windows.post or Window(start=parameters.post_start, end=period.end)
     return baseline, post
 
@@ -270,7 +269,8 @@ def data_quality(view: PackView) -> HTML:
     else:
         parts.append(tables.quarantine_table(counts, view.locality_name))
     if len(view.unpaired):
-        parts.append(tables.unpaired_table(view.unpaired, view.measures))
+        parts += ["<h3>Events left out for want of a denominator</h3>",
+                  tables.unpaired_table(view.unpaired, view.measures)]
     period = view.programme.programme.period
     expected = month_count(period.start, period.end)
     monthly = [(view.measures[m], view.series[m]) for m in view.measure_ids if m in view.series]

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from evalkit.config.models import DOMAIN_QUESTIONS, Measure, PackParameters, ProgrammeInfo, Stream, Window
+from evalkit.data.series import add_months
 from evalkit.report.tables import DIRECTION_NAMES, FAMILY_NAMES, esc
 from evalkit.stats.describe import (
     ASSUMPTIONS,
@@ -54,7 +55,7 @@ def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, param
     change = f"{month(start)}"
     if transition:
         change += (f"; the first {transition} month{'s' if transition != 1 else ''} "
-                   f"({month(start)} to {month(_add_months(start, transition - 1))}) are a transition, left out of "
+                   f"({month(start)} to {month(add_months(start, transition - 1))}) are a transition, left out of "
                    "the before-and-after comparison")
     period = f"{month(data_period[0])} to {month(data_period[1])}" if data_period else "no data"
     items = [
@@ -71,11 +72,6 @@ def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, param
     banner = synthetic_banner() if programme.synthetic else ""
     return (f'{banner}<h1 class="evalkit-title">{esc(stream.name)}: {esc(locality_name)}</h1>'
             f'<p class="evalkit-subtitle">Evidence pack</p><dl class="evalkit-cover">{rows}</dl>')
-
-
-def _add_months(date: dt.date, months: int) -> dt.date:
-    index = date.year * 12 + date.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def measure_heading(measure: Measure, *, target: float | None) -> str:

@@ -35,7 +35,7 @@ from statsmodels.stats.rates import confint_poisson
 from statsmodels.stats.weightstats import DescrStatsW
 
 from evalkit.config.models import Measure, Window
-from evalkit.data.series import month_count
+from evalkit.data.series import add_months, month_count
 from evalkit.errors import AnalysisError, ShortSeriesWarning
 
 ALPHA = 0.05  # two-sided 95% intervals, the convention of NHS and Making Data Count reporting
@@ -129,13 +129,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _interval(row: pd.Series, measure: Measure) -> tuple[str, str, int]:
-    places = decimals_for(row["estimate"], measure) if np.isfinite(row["estimate"]) else 1
-    low = format_estimate(row["ci_lower"], measure, decimals=places)
-    high = format_estimate(row["ci_upper"], measure, decimals=places)
-    return low, high, places
-
-
 def _reading(name: str, rows: list[tuple[str, pd.Series]], measure: Measure, alpha: float) -> str:
     """``'<name>: <estimate> <unit> before (95% CI <low> to <high>), <estimate> after (<low> to <high>).'``"""
     parts, first = [], True
@@ -143,10 +136,11 @@ def _reading(name: str, rows: list[tuple[str, pd.Series]], measure: Measure, alp
         if not np.isfinite(row["estimate"]):
             parts.append(f"no data {label}")
             continue
-        low, high, places = _interval(row, measure)
+        places = decimals_for(row["estimate"], measure)
         value = (format_with_unit if first else format_estimate)(row["estimate"], measure, decimals=places)
         if np.isfinite(row["ci_lower"]) and np.isfinite(row["ci_upper"]):
-            ci = f"{low} to {high}"
+            ci = (f"{format_estimate(row['ci_lower'], measure, decimals=places)} to "
+                  f"{format_estimate(row['ci_upper'], measure, decimals=places)}")
         else:
             ci = "interval not available"
         parts.append(f"{value} {label} ({conf_label(alpha) + ' CI ' if first else ''}{ci})")
@@ -161,7 +155,7 @@ def _plot_estimates(table: pd.DataFrame, labels: list[str], measure: Measure, al
     x = np.arange(len(table))
     est = table["estimate"].to_numpy(dtype=float)
     err = np.vstack([est - table["ci_lower"].to_numpy(dtype=float), table["ci_upper"].to_numpy(dtype=float) - est])
-    ax.errorbar(x, est, yerr=err, fmt="o", capsize=4, color="C0", label=f"estimate and {conf_label(alpha)} CI")
+    ax.errorbar(x, est, yerr=err, fmt="o", capsize=4, label=f"estimate and {conf_label(alpha)} CI")
     ax.set_xticks(x, labels)
     ax.set_xlim(-0.6, len(table) - 0.4)
     ax.set_ylabel(measure.value_label)
@@ -170,11 +164,6 @@ def _plot_estimates(table: pd.DataFrame, labels: list[str], measure: Measure, al
 
 
 # --------------------------------------------------------------------------- windows
-
-
-def _add_months(month: dt.date, months: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def _pool(rows: pd.DataFrame, measure: Measure, alpha: float) -> dict[str, float]:
@@ -295,23 +284,25 @@ def describe_windows(
     needed = ["period", "numerator", "denominator", "value"]
     missing = [c for c in needed if c not in series.columns]
     if missing:
-        raise AnalysisError(f"The series lacks the columns {missing}; build it with evalkit.data.series.measure_series.")
+        raise AnalysisError(f"The series lacks the columns {missing}; "
+                            "build it with evalkit.data.series.measure_series.")
     if not 0 < alpha < 1:
         raise AnalysisError(f"alpha must be between 0 and 1 (0.05 for 95% intervals), got {alpha!r}.")
     if not isinstance(transition_months, int) or transition_months < 0:
-        raise AnalysisError(f"transition_months must be a whole number of months, 0 or more; got {transition_months!r}.")
+        raise AnalysisError(f"transition_months must be a whole number of months, 0 or more; "
+                            f"got {transition_months!r}.")
     _single(series, "locality")
     measure_id = _single(series, "measure_id") or "unnamed"
     intervention = intervention.replace(day=1)
-    post_start = _add_months(intervention, transition_months)
+    post_start = add_months(intervention, transition_months)
     months = pd.to_datetime(series["period"])
     first = months.min().date() if len(months) else intervention
     last = months.max().date() if len(months) else post_start
-    baseline = baseline or Window(start=min(first, _add_months(intervention, -1)), end=_add_months(intervention, -1))
+    baseline = baseline or Window(start=min(first, add_months(intervention, -1)), end=add_months(intervention, -1))
     post = post or Window(start=post_start, end=max(last, post_start))
     if baseline.end >= intervention:
         raise AnalysisError(f"baseline window ends {baseline.end:%Y-%m}, not before the intervention "
-                            f"({intervention:%Y-%m}); end it by {_add_months(intervention, -1):%Y-%m}.")
+                            f"({intervention:%Y-%m}); end it by {add_months(intervention, -1):%Y-%m}.")
     if post.start < post_start:
         raise AnalysisError(f"post window starts {post.start:%Y-%m}, inside the transition; start it at "
                             f"{post_start:%Y-%m} or later, or shorten transition_months.")
@@ -319,7 +310,7 @@ def describe_windows(
     rows = []
     for name, window in (("pre", baseline), ("post", post)):
         inside = series[(months >= pd.Timestamp(window.start)) & (months <= pd.Timestamp(window.end))
-                        & series["numerator"].notna()]
+                        & series["value"].notna()]
         if inside.empty:
             warnings.warn(f"{measure_id}: no data in the {name} window ({window.start:%Y-%m} to {window.end:%Y-%m}); "
                           "its estimate is missing.", ShortSeriesWarning, stacklevel=2)
@@ -379,9 +370,11 @@ def describe_waves(waves: pd.DataFrame, *, measure: Measure, alpha: float = ALPH
     """
     missing = [c for c in ("wave", "start", "end", "n_respondents", "numerator", "denominator") if c not in waves]
     if missing:
-        raise AnalysisError(f"The waves table lacks the columns {missing}; build it with evalkit.data.series.survey_waves.")
+        raise AnalysisError(f"The waves table lacks the columns {missing}; "
+                            "build it with evalkit.data.series.survey_waves.")
     if measure.kind != "proportion":
-        raise AnalysisError(f"A survey-wave measure is a proportion of positive responses; {measure.name!r} is a {measure.kind}.")
+        raise AnalysisError(f"A survey-wave measure is a proportion of positive responses; "
+                            f"{measure.name!r} is a {measure.kind}.")
     if not 0 < alpha < 1:
         raise AnalysisError(f"alpha must be between 0 and 1 (0.05 for 95% intervals), got {alpha!r}.")
     _single(waves, "locality")
