@@ -23,7 +23,7 @@ SEED = 20170401
 CHANGE_MONTH = dt.date(2017, 4, 1)  # salford/care_homes.yml intervention.start
 EFFECT = 0.2  # relative change after CHANGE_MONTH, in each measure's improvement direction
 GAP = ("salford", "falls_with_harm", dt.date(2016, 6, 1))  # a month no organisation reported
-UNPAIRED = ("salford", "SLF01", "falls_with_harm", dt.date(2020, 6, 1))  # bed days quarantined: numerator kept
+UNPAIRED = ("salford", "SLF31", "falls_with_harm", dt.date(2020, 6, 1))  # bed days quarantined: numerator kept
 
 # Which settings report through each source (the demo's organisations: acute, community, care homes).
 SOURCE_SETTINGS = {

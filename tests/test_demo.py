@@ -20,6 +20,7 @@ from evalkit.data.demo import DEFAULT_SEED, generate, make_plan, make_truth, sim
 from evalkit.data.demo_series import simulate_data
 from evalkit.data.demo_write import IN_PLACE, build_tables
 from evalkit.data.store import CHECKS
+from evalkit.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,6 +176,14 @@ def test_the_generator_follows_an_edited_mapping(project):
     assert "Harm grade" in bury.columns and "HarmGrade" not in bury.columns
     assert "Mod" in set(bury.data[bury.columns.index("Harm grade")])
     assert "Discharged" in tables["activity/provider_activity.csv"].columns
+
+
+def test_a_routing_table_out_of_step_with_programme_yml_is_a_clear_error(project):
+    path = project / "parameters/programme.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("datix_incidents_bury:", "bury_datix:"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bury's incidents to source 'datix_incidents_bury'.*INCIDENT_SOURCE"):
+        make_plan(load_project(project).programme)
 
 
 # --------------------------------------------------------------------------- truth

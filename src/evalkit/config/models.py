@@ -71,6 +71,13 @@ Month = Annotated[dt.date, BeforeValidator(_to_month)]
 """A calendar month, stored as the date of its first day."""
 
 
+def _lower_first(text: str) -> str:
+    """'Occupied bed days' -> 'occupied bed days', leaving acronyms such as 'FTE days' alone."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def _check_id(value: str) -> str:
     if not _ID.match(value):
         raise ValueError(
@@ -129,6 +136,12 @@ class Stream(_Model):
     name: str
     aim: str
     driver_diagram: tuple[Driver, ...] = Field(min_length=1)
+    settings: tuple[Setting, ...] = ()
+    """The settings whose organisations the stream works in (e.g. care_home); empty means every setting."""
+
+    def covers(self, organisation: "Organisation") -> bool:
+        """True when the stream's measures should count this organisation."""
+        return not self.settings or organisation.setting in self.settings
 
     @property
     def measure_ids(self) -> tuple[str, ...]:
@@ -163,8 +176,8 @@ class Measure(_Model):
             raise ValueError(f"a {self.kind} measure needs a denominator definition")
         if self.kind == "rate" and not self.per:
             raise ValueError("a rate needs `per` (e.g. 1000 for 'per 1,000 occupied bed days')")
-        if self.kind != "rate" and self.per is not None and self.kind != "count":
-            raise ValueError(f"`per` applies to rates only; this measure's kind is {self.kind}")
+        if self.kind != "rate" and self.per is not None:
+            raise ValueError(f"`per` applies to rates only; this measure's kind is {self.kind}: remove it")
         return self
 
     @property
@@ -180,7 +193,7 @@ class Measure(_Model):
     def value_label(self) -> str:
         """How the reported value reads, e.g. 'per 1,000 occupied bed days' or '%'."""
         if self.kind == "rate":
-            return f"{self.unit} per {self.per:,.0f} {self.denominator.lower()}"
+            return f"{self.unit} per {self.per:,.0f} {_lower_first(self.denominator)}"
         if self.kind == "proportion":
             return "%"
         if self.kind == "count":
@@ -191,7 +204,9 @@ class Measure(_Model):
 # --------------------------------------------------------------------------- sources
 
 
-class CsvOptions(_Model):
+class ReadOptions(_Model):
+    """How to read a raw file: CSV dialect and encoding, Excel sheet, date format."""
+
     delimiter: str | None = None
     """Field separator; None detects it from the header line."""
     encoding: str | None = None
@@ -199,7 +214,8 @@ class CsvOptions(_Model):
     sheet: str | int | None = None
     """Excel sheet name or 0-based index (Excel only; default the first sheet)."""
     date_format: str | None = None
-    """strftime pattern of the date column, e.g. '%d/%m/%Y'; None accepts ISO dates."""
+    """strftime pattern of the date column, e.g. '%d/%m/%Y'; None accepts ISO dates (YYYY-MM-DD).
+    A monthly source's period column also accepts YYYY-MM and Excel dates."""
 
 
 class IncidentMeasure(_Model):
@@ -240,13 +256,13 @@ class Source(_Model):
     """Glob under data/raw, e.g. 'incidents/*.csv'."""
     format: Literal["csv", "excel"] = "csv"
     layout: Literal["incidents", "monthly", "survey"]
-    read: CsvOptions = CsvOptions()
+    read: ReadOptions = ReadOptions()
     columns: dict[str, str]
     """evalkit field -> column name in the file."""
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Per field, raw label -> evalkit code (e.g. harm 'Moderate harm' -> moderate). Unlisted labels are rejected."""
     exposures: dict[Identifier, str] = Field(default_factory=dict)
-    """Monthly sources: exposure fields (e.g. occupied_bed_days) -> column, usable as rate denominators."""
+    """Monthly sources: exposure fields (e.g. bed_days) -> column, usable as rate denominators of incident measures."""
     measures: dict[Identifier, IncidentMeasure | MonthlyMeasure | SurveyMeasure] = Field(default_factory=dict)
     items: dict[str, SurveyItem] = Field(default_factory=dict)
     """Survey sources: item column -> item definition."""
@@ -359,3 +375,6 @@ class PackParameters(_Model):
         start = self.intervention.start
         months = start.month - 1 + self.intervention.transition_months
         return dt.date(start.year + months // 12, months % 12 + 1, 1)
+
+
+CsvOptions = ReadOptions  # former name, kept until every reader uses ReadOptions

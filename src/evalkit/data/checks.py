@@ -223,7 +223,7 @@ class _Builder:
     def free(self, field: str) -> str:
         """A field kept as stripped text (f_<field>)."""
         column = self.src.columns[field]
-        self.parsed[f"f_{field}"] = self.text(column)
+        self.parsed[f"f_{field}"] = _strip_every(self.ident[column])
         self.values.append((f"f_{field}", column))
         if field not in OPTIONAL_FIELDS:
             self.add("missing_value", column, f"f_{field} IS NULL", _lit(f"{column} is empty"))
@@ -419,10 +419,14 @@ def _survey(b: _Builder) -> dict[str, str]:
 
 
 def _strip(column: str) -> str:
-    """The column's text without surrounding whitespace, NULL when empty."""
+    """The column's text without surrounding whitespace, NULL when empty (for rows already singled out)."""
+    return f"nullif(trim({column}, '{''.join(WHITESPACE)}\r\n'), '')"
+
+
+def _strip_every(column: str) -> str:
+    """:func:`_strip` for every row of a column: trims only values that start or end with whitespace."""
     tests = " OR ".join(f"prefix({column}, '{w}') OR suffix({column}, '{w}')" for w in (*WHITESPACE, "\n"))
-    chars = "".join(WHITESPACE) + "\r\n"
-    return f"(CASE WHEN {tests} THEN nullif(trim({column}, '{chars}'), '') WHEN {column} = '' THEN NULL ELSE {column} END)"
+    return f"(CASE WHEN {tests} THEN {_strip(column)} WHEN {column} = '' THEN NULL ELSE {column} END)"
 
 
 def _guard(cheap: str, costly: str) -> str:

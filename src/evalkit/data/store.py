@@ -56,7 +56,7 @@ QUARANTINE_COLUMNS = ("file", "row", "check", "reason")
 CHECKS = {
     "unparseable_date": "a date that cannot be read in the expected format",
     "date_outside_programme": "a date before the programme starts or after it ends",
-    "date_in_future": "a date after the day of the ingest",
+    "date_in_future": "a date after the day of the ingest (reported instead of date_outside_programme)",
     "unknown_organisation": "an organisation code not listed in programme.yml",
     "organisation_locality_mismatch": "an organisation reported under a locality it does not belong to",
     "unknown_value": "a label not listed under the source's `values` (category, harm grade, wave, ...)",

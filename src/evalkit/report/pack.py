@@ -145,7 +145,9 @@ def load_pack_view(locality: str, stream: str, root: str | Path | None = None, *
     programme = load_programme(paths)
     pack = load_pack(paths, programme, locality, stream)
     measures = programme.stream_measures(stream)
-    organisations = list(programme.localities[locality].organisations)
+    stream_info = programme.streams[stream]
+    organisations = [code for code, org in programme.localities[locality].organisations.items()
+                     if stream_info.covers(org)]
     observations = store.load_observations(paths)
     params = pack.parameters
     series, waves, summaries = {}, {}, {}
@@ -185,7 +187,8 @@ def load_pack_view(locality: str, stream: str, root: str | Path | None = None, *
 
 def header(view: PackView) -> HTML:
     """The cover: synthetic-data banner, title, programme, aims, intervention, data period, organisations."""
-    names = [org.name for org in view.programme.localities[view.locality].organisations.values()]
+    names = [org.name for org in view.programme.localities[view.locality].organisations.values()
+             if view.stream_info.covers(org)]
     return HTML(text.cover(programme=view.programme.programme, locality_name=view.locality_name,
                            stream=view.stream_info, parameters=view.pack.parameters, organisations=names,
                            data_period=view.data_period))
