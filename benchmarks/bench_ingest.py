@@ -79,13 +79,13 @@ def write_big_incidents(path: Path, prog, n: int, rng: np.random.Generator) -> i
     cat_i = rng.integers(0, len(categories) - 1, n)
     harm_i = rng.choice(len(harms), n, p=[0.7, 0.2, 0.07, 0.02, 0.01][: len(harms)])
     ref = np.arange(1, n + 1)
-    bad = rng.choice(n, max(6, int(n * BAD_ROW_SHARE)), replace=False)
+    bad = np.sort(rng.choice(np.arange(1, n), max(6, int(n * BAD_ROW_SHARE)), replace=False))
     kinds = np.arange(len(bad)) % 6
     day_i[bad[kinds == 0]] = len(days) + rng.integers(0, 3, int((kinds == 0).sum()))  # bad, future, early dates
     org_i[bad[kinds == 1]] = len(orgs)  # unknown organisation
     cat_i[bad[kinds == 2]] = len(categories) - 1  # unknown label
-    dup = bad[(kinds == 3) & (bad > 0)]
-    ref[dup] = ref[dup - 1]  # repeated reference
+    dup = bad[kinds == 3]
+    ref[dup] = ref[dup - 1]  # repeated reference (of the row before, which may itself be bad)
     missing = bad[kinds == 4]  # empty reference
     loc_swap = bad[kinds == 5]  # organisation reported under another locality
 
@@ -95,7 +95,8 @@ def write_big_incidents(path: Path, prog, n: int, rng: np.random.Generator) -> i
     ref_text = pc.binary_join_element_wise("INC", pc.utf8_lpad(pc.cast(pa.array(ref), pa.string()), 9, "0"), "")
     ref_text = pc.if_else(pa.array(np.isin(np.arange(n), missing)), pa.scalar(""), ref_text)
     locs = np.array(org_locs, dtype=object)[org_i]
-    locs[loc_swap] = loc_label[BIG_LOCALITIES[1]] if loc_label else locs[loc_swap]
+    other = {label: next(x for x in org_locs if x != label) for label in set(org_locs)}
+    locs[loc_swap] = [other[label] for label in locs[loc_swap]]  # an organisation under another locality
     line = pc.binary_join_element_wise(
         ref_text, pick(date_text, day_i), pick(org_codes, org_i), pa.array(locs, pa.string()),
         pick(org_sets, org_i), pick(categories, cat_i), pick(harms, harm_i), "\n", ",",

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from evalkit.config.models import IncidentMeasure, MonthlyMeasure, PackParameters, Programme
+from evalkit.config.models import SURVEY_WAVES, IncidentMeasure, MonthlyMeasure, PackParameters, Programme, SurveyMeasure
 from evalkit.config.paths import ProjectPaths
 from evalkit.config.yamlio import read_yaml
 from evalkit.errors import ConfigError
@@ -199,9 +199,48 @@ def _programme_references(prog: Programme) -> list[str]:
             for m_id in src.measures:
                 if prog.measures.get(m_id) and prog.measures[m_id].cadence != "survey_wave":
                     problems.append(f"sources.{src_id}.measures.{m_id}: a survey measure needs `cadence: survey_wave`.")
+    problems += _source_problems(prog)
     for m_id, measure in prog.measures.items():
         if m_id not in fed and measure.cadence == "monthly":
             problems.append(f"measures.{m_id}: no source feeds this measure; map it under a source's `measures`.")
+    return problems
+
+
+def _source_problems(programme: Programme) -> list[str]:
+    """What in the sources section the data layouts cannot act on."""
+    problems = []
+    for sid, src in programme.sources.items():
+        where = f"sources.{sid}"
+        for code in src.values.get("locality", {}).values():
+            if code not in programme.localities:
+                problems.append(f"{where}.values.locality: {code!r} is not a locality id of programme.yml.")
+        for code in src.values.get("wave", {}).values():
+            if code not in SURVEY_WAVES:
+                problems.append(f"{where}.values.wave: {code!r} must be pre or post.")
+        if src.layout == "survey":
+            lo, hi = src.scale
+            if not lo < hi or not lo <= src.positive_from <= hi:
+                problems.append(f"{where}: scale {list(src.scale)} must run low to high and contain "
+                                f"positive_from ({src.positive_from}).")
+        item_domains = {item.domain for item in src.items.values()}
+        for m_id, spec in src.measures.items():
+            if isinstance(spec, SurveyMeasure):
+                for domain in spec.item_domains:
+                    if domain not in item_domains:
+                        problems.append(f"{where}.measures.{m_id}.item_domains: no item has domain {domain!r}."
+                                        f"{_suggest(domain, item_domains)}")
+            if not isinstance(spec, IncidentMeasure) or m_id not in programme.measures:
+                continue
+            for field in spec.where:
+                if field not in src.columns:
+                    problems.append(f"{where}.measures.{m_id}.where.{field}: the source maps no `{field}` column; "
+                                    f"add it under {where}.columns or remove the filter.")
+            kind = programme.measures[m_id].kind
+            if kind == "mean" or (kind == "proportion" and spec.denominator) or (kind == "rate" and spec.of) \
+                    or (kind == "count" and (spec.denominator or spec.of)):
+                problems.append(f"{where}.measures.{m_id}: a {kind} cannot be counted from incidents this way; "
+                                "use `denominator: <exposure>` for a rate, `of: <measure>` for a proportion, "
+                                "and neither for a count.")
     return problems
 
 

@@ -45,6 +45,9 @@ Domain = Literal[
 Family = Literal["outcome", "process", "balancing"]
 Kind = Literal["count", "rate", "proportion", "mean"]
 Direction = Literal["increase", "decrease", "neutral"]
+SURVEY_WAVES = ("pre", "post")
+"""The survey wave codes a source's ``values.wave`` must map its labels to."""
+
 Setting = Literal["acute", "care_home", "community", "primary_care", "mental_health", "local_authority"]
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -376,5 +379,3 @@ class PackParameters(_Model):
         months = start.month - 1 + self.intervention.transition_months
         return dt.date(start.year + months // 12, months % 12 + 1, 1)
 
-
-CsvOptions = ReadOptions  # former name, kept until every reader uses ReadOptions

@@ -47,7 +47,6 @@ SURVEY_SCHEMA = pa.schema([
     ("staff_group", pa.string()), ("item_id", pa.string()), ("item_domain", pa.string()),
     ("response", pa.int16()), ("positive", pa.bool_()),
 ])
-WAVES = ("pre", "post")
 MAX_LISTED = 10
 """Conflicts listed in full in an error message; the rest are counted."""
 ACCEPTED = "NOT __blank AND NOT __failed"
@@ -80,36 +79,6 @@ class Tables:
     observations: pa.Table
     survey: pa.Table
     unmatched: tuple[UnmatchedNumerator, ...]
-
-
-def configuration_problems(programme: Programme) -> list[str]:
-    """What in programme.yml ingest cannot act on (the loader does not know the data layouts)."""
-    problems = []
-    for sid, src in programme.sources.items():
-        where = f"sources.{sid}"
-        for code in src.values.get("locality", {}).values():
-            if code not in programme.localities:
-                problems.append(f"{where}.values.locality: {code!r} is not a locality id of programme.yml.")
-        for code in src.values.get("wave", {}).values():
-            if code not in WAVES:
-                problems.append(f"{where}.values.wave: {code!r} must be pre or post.")
-        if src.layout == "survey":
-            lo, hi = src.scale
-            if not lo < hi or not lo <= src.positive_from <= hi:
-                problems.append(f"{where}: scale {list(src.scale)} must run low to high and contain "
-                                f"positive_from ({src.positive_from}).")
-        for m_id, spec in src.measures.items():
-            if not isinstance(spec, IncidentMeasure):
-                continue
-            for field in spec.where:
-                if field not in src.columns:
-                    problems.append(f"{where}.measures.{m_id}.where.{field}: the source maps no `{field}` column; "
-                                    f"add it under {where}.columns or remove the filter.")
-            kind = programme.measures[m_id].kind
-            if kind == "mean" or (kind == "proportion" and spec.denominator) or (kind == "rate" and spec.of):
-                problems.append(f"{where}.measures.{m_id}: a {kind} cannot be counted from incidents this way; "
-                                "use `denominator: <exposure>` for a rate or `of: <measure>` for a proportion.")
-    return problems
 
 
 def build_tables(con: duckdb.DuckDBPyConnection, programme: Programme, sources: list[Accepted]) -> Tables:

@@ -10,8 +10,8 @@ touches files.
 The relation a plan reads has ``__file`` (index into ``files``), ``__row``
 (spreadsheet row number) and ``r0 .. rK`` (the source's columns as text, see
 :attr:`SourcePlan.columns`). The SQL runs in steps: ``t`` adds the row's
-position, ``p0``/``p`` parse, ``k`` builds the duplicate key, ``q`` joins the
-duplicate table; checks are written over ``q``. Codes, dates and numbers are
+position, ``p0``, ``p1`` and ``p`` parse, ``k`` builds the duplicate key, ``q``
+joins the duplicate table; checks are written over ``q``. Codes, dates and numbers are
 looked up on the raw text first and on the whitespace-stripped text only where
 that fails, so a clean extract is never stripped cell by cell.
 
@@ -92,7 +92,11 @@ class SourcePlan:
     """The source's columns (all its files' headers, in order of first appearance): r0, r1, ..."""
     files: tuple[str, ...]
     parsed: tuple[tuple[str, str], ...]
-    dates: tuple[tuple[str, str], ...]
+    """Values read from the raw text (step p0)."""
+    fallbacks: tuple[tuple[str, str], ...]
+    """The same read from the stripped text, only where the raw text did not do (step p1)."""
+    derived: tuple[tuple[str, str], ...]
+    """Values computed from those: dates checked and truncated, an organisation's locality (step p)."""
     checks: tuple[Check, ...]
     outputs: tuple[tuple[str, str], ...]
     """Typed columns kept for the accepted rows (alias, SQL)."""
@@ -108,10 +112,12 @@ class SourcePlan:
         raw = ", ".join(f"r{i}" for i in range(len(self.columns)))
         blank = f"coalesce({raw}) IS NULL" if len(self.columns) > 1 else "r0 IS NULL"
         parsed = ", ".join(f"{sql} AS {alias}" for alias, sql in self.parsed)
-        dates = "".join(f", {sql} AS {alias}" for alias, sql in self.dates)
+        fallbacks = "".join(f", {sql} AS {alias}" for alias, sql in self.fallbacks)
+        derived = "".join(f", {sql} AS {alias}" for alias, sql in self.derived)
         return (
             f"t AS (SELECT __file, __row, __file * {POSITION_BASE} + __row AS __pos, {raw}, {blank} AS __blank "
-            f"FROM {relation}), p0 AS (SELECT *, {parsed} FROM t), p AS (SELECT *{dates} FROM p0), "
+            f"FROM {relation}), p0 AS (SELECT *, {parsed} FROM t), p1 AS (SELECT *{fallbacks} FROM p0), "
+            f"p AS (SELECT *{derived} FROM p1), "
             f"k AS (SELECT *, {self.duplicate_key} AS __k, {self.duplicate_values or 'NULL'} AS __v FROM p), "
             f"q AS (SELECT k.*, d.first_pos AS dup_first, d.n_values AS dup_values, d.rows AS dup_rows "
             f"FROM k LEFT JOIN {duplicates} d ON k.__k = d.k)"
@@ -196,7 +202,8 @@ class _Builder:
         self.ident = {name: f"r{i}" for i, name in enumerate(columns)}
         self.files = files
         self.parsed: dict[str, str] = {}
-        self.dates: dict[str, str] = {}
+        self.fallbacks: dict[str, str] = {}
+        self.derived: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self.values: list[tuple[str, str]] = []
         """(alias, column) of every parsed value: a row's signature, to compare repeats."""
@@ -216,6 +223,14 @@ class _Builder:
         """missing_value when the column is empty; ``unusable`` is a cheap test, true wherever it may be."""
         self.add("missing_value", column, _guard(unusable, f"{self.text(column)} IS NULL"), _lit(f"{column} is empty"))
 
+    def read(self, alias: str, column: str, parse) -> str:
+        """``alias`` = parse(raw text), or parse(stripped text) where that gives nothing (evaluated only there)."""
+        raw = self.ident[column]
+        self.parsed[f"{alias}_raw"] = parse(raw)
+        self.fallbacks[alias] = (f"CASE WHEN {alias}_raw IS NULL AND {raw} IS NOT NULL THEN {parse(self.text(column))} "
+                                 f"ELSE {alias}_raw END")
+        return alias
+
     def position_text(self, pos: str) -> _Sql:
         return _Sql(f"('row ' || ({pos} % {POSITION_BASE})::VARCHAR || ' of ' || "
                     f"{_list(self.files)}[({pos} // {POSITION_BASE})::BIGINT + 1])")
@@ -231,9 +246,8 @@ class _Builder:
 
     def coded(self, field: str, mapping: dict[str, str] | None, problem: str) -> str:
         """A field read through a label -> code mapping (v_<field>): unknown labels fail with ``problem``."""
-        column, raw = self.src.columns[field], self.ident[self.src.columns[field]]
-        alias = f"v_{field}"
-        self.parsed[alias] = f"coalesce({_case(raw, mapping)}, {_case(self.text(column), mapping)})"
+        column = self.src.columns[field]
+        alias = self.read(f"v_{field}", column, lambda x: _case(x, mapping))
         self.values.append((alias, column))
         self.missing(column, f"{alias} IS NULL")
         self.add("unknown_value" if field != "organisation" else "unknown_organisation", column,
@@ -262,7 +276,7 @@ class _Builder:
         column = self.src.columns["organisation"]
         code = self.coded("organisation", {c: c for c in index}, "is not an organisation code listed under "
                           "`localities` in programme.yml; correct the code or add the organisation there")
-        self.parsed["org_locality"] = _case(code, {c: loc for c, (loc, _) in index.items()})
+        self.derived["org_locality"] = _case(code, {c: loc for c, (loc, _) in index.items()})
         if "locality" in self.src.columns:
             loc = self.label("locality")
             loc_col = self.src.columns["locality"]
@@ -274,13 +288,13 @@ class _Builder:
 
     def date(self, field: str, *, monthly: bool) -> str:
         column = self.src.columns[field]
-        raw, text, alias = self.ident[column], self.text(column), f"d_{field}"
+        text, alias = self.text(column), f"d_{field}"
         declared = self.src.read.date_format
         formats = _list(([declared] if declared else []) +
                         [f for f in (MONTH_FORMATS if monthly else ISO_FORMATS) if f != declared])
-        self.parsed[f"{alias}_any"] = f"coalesce(try_strptime({raw}, {formats}), try_strptime({text}, {formats}))::DATE"
+        self.read(f"{alias}_any", column, lambda x: f"try_strptime({x}, {formats})::DATE")
         value = f"CASE WHEN year({alias}_any) >= {MIN_YEAR} THEN {alias}_any END"
-        self.dates[alias] = f"date_trunc('month', {value})::DATE" if monthly else value
+        self.derived[alias] = f"date_trunc('month', {value})::DATE" if monthly else value
         self.values.append((alias, column))
         self.missing(column, f"{alias} IS NULL")
         form = declared or ("YYYY-MM" if monthly else "YYYY-MM-DD")
@@ -300,12 +314,9 @@ class _Builder:
         return alias
 
     def number(self, alias: str, column: str, pattern: str) -> str:
-        raw, text = self.ident[column], self.text(column)
-        def parse(x: str) -> str:
-            return f"CASE WHEN regexp_full_match({x}, '{pattern}') THEN replace({x}, ',', '')::DOUBLE END"
-        self.parsed[alias] = f"coalesce({parse(raw)}, {parse(text)})"
         self.values.append((alias, column))
-        return alias
+        return self.read(alias, column, lambda x: f"CASE WHEN regexp_full_match({x}, '{pattern}') "
+                                                  f"THEN replace({x}, ',', '')::DOUBLE END")
 
     def repeated(self, described: _Sql, column: str) -> None:
         """A record id seen before in the source: later rows are rejected, whatever they hold."""
@@ -346,7 +357,7 @@ def plan_source(source_id: str, source: Source, programme: Programme, *, columns
     checks = tuple(check for *_, check in sorted(b.checks, key=lambda c: (c[0], c[1])))
     return SourcePlan(
         source_id=source_id, layout=source.layout, columns=columns, files=files, parsed=tuple(b.parsed.items()),
-        dates=tuple(b.dates.items()), checks=checks, outputs=tuple(b.outputs.items()),
+        fallbacks=tuple(b.fallbacks.items()), derived=tuple(b.derived.items()), checks=checks, outputs=tuple(b.outputs.items()),
         numeric_columns=tuple(numeric.items()), item_columns=tuple(items.items()), duplicate_key=key,
         duplicate_values=values,
     )

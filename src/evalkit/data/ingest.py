@@ -27,7 +27,6 @@ import difflib
 import json
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from evalkit import __version__
 from evalkit.config.load import ProjectConfig
 from evalkit.config.models import Programme, Source
 from evalkit.config.paths import ProjectPaths
-from evalkit.data.aggregate import Accepted, UnmatchedNumerator, build_tables, configuration_problems
+from evalkit.data.aggregate import Accepted, Tables, UnmatchedNumerator, build_tables
 from evalkit.data.checks import CHECK_ORDER, mapped_columns, plan_source
 from evalkit.data.readers import RawFile, open_raw
 from evalkit.data.store import QUARANTINE_COLUMNS
@@ -146,21 +145,19 @@ def ingest(config: ProjectConfig, *, today: dt.date | None = None) -> IngestResu
     """Validate every raw extract, write the processed tables, quarantine and report; return the reconciliation.
 
     ``today`` (default: the real date) is used only to reject dates in the future.
-    Raises :class:`DataValidationError` listing every problem that stops the ingest.
+    Raises :class:`DataValidationError` listing every problem with the files that stops the ingest.
     """
     today = today or dt.date.today()
     paths, programme = config.paths, config.programme
-    problems = configuration_problems(programme)
-    if problems:
-        raise ConfigError(f"{paths.programme_file}: {len(problems)} problem(s):\n" +
-                          "\n".join(f"  {p}" for p in problems))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="evalkit-ingest-") as tmp, duckdb.connect(":memory:") as con:
         # The optimizer underestimates a CSV scan and would hash millions of rows to join a few duplicates.
         con.execute(f"SET disabled_optimizers = '{DISABLED_OPTIMIZERS}'")
-        opened = _open_sources(paths, programme, Path(tmp))
-        accepted, files, problems = [], [], []
+        opened, problems = _open_sources(paths, programme, Path(tmp))
+        accepted, files = [], []
         for sid, raws in opened.items():
+            if raws is None:
+                continue  # its problems are listed already
             try:
                 acc, recs = _validate(con, sid, programme, raws, today)
             except DataValidationError as exc:
@@ -186,9 +183,10 @@ def ingest(config: ProjectConfig, *, today: dt.date | None = None) -> IngestResu
 # --------------------------------------------------------------------------- files
 
 
-def _open_sources(paths: ProjectPaths, programme: Programme, workdir: Path) -> dict[str, list[RawFile]]:
-    """Find and open every source's files; raise one error listing every problem."""
-    opened: dict[str, list[RawFile]] = {}
+def _open_sources(paths: ProjectPaths, programme: Programme,
+                  workdir: Path) -> tuple[dict[str, list[RawFile] | None], list[str]]:
+    """Find and open every source's files: the opened files (None for a source with a problem) and the problems."""
+    opened: dict[str, list[RawFile] | None] = {}
     problems: list[str] = []
     claimed: dict[Path, str] = {}
     for sid, src in programme.sources.items():
@@ -199,8 +197,9 @@ def _open_sources(paths: ProjectPaths, programme: Programme, workdir: Path) -> d
                 f"sources.{sid}: no file in {paths.raw} matches {src.files!r}. Add the extract there, or fix "
                 f"`files:` under sources.{sid} in {paths.programme_file}."
             )
+            opened[sid] = None
             continue
-        raws = []
+        raws, before = [], len(problems)
         for path in matches:
             if path in claimed:
                 problems.append(f"{path} matches the `files:` of both sources.{claimed[path]} and sources.{sid}; "
@@ -215,9 +214,8 @@ def _open_sources(paths: ProjectPaths, programme: Programme, workdir: Path) -> d
                 continue
             problems += _missing_columns(sid, src, raw, paths.programme_file)
             raws.append(raw)
-        opened[sid] = raws
-    _raise_all(problems)
-    return opened
+        opened[sid] = raws if len(problems) == before else None
+    return opened, problems
 
 
 def _missing_columns(sid: str, src: Source, raw: RawFile, programme_file: Path) -> list[str]:
@@ -259,14 +257,19 @@ def _validate(con: duckdb.DuckDBPyConnection, sid: str, programme: Programme, ra
     con.execute(f"CREATE OR REPLACE TEMP VIEW __src_{sid} AS " + " UNION ALL ".join(selects))
     plan = plan_source(sid, src, programme, columns=tuple(columns), files=tuple(r.name for r in raws), today=today)
     chk, dup, quarantine = f"__chk_{sid}", f"__dup_{sid}", f"__q_{sid}"
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {dup} AS {plan.duplicates_sql(f'__src_{sid}')}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {chk} AS {plan.table_sql(f'__src_{sid}', dup)}")
-    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        raise _scan_error(exc, raws) from exc
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {dup} AS {plan.duplicates_sql(f'__src_{sid}')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {chk} AS {plan.table_sql(f'__src_{sid}', dup)}")
     raw_cols = ", ".join(f"r{i}" for i in range(len(columns)))
     failed = f"(SELECT __file, __row, {raw_cols} FROM {chk} WHERE __failed)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quarantine} AS {plan.quarantine_sql(failed, dup)}")
+    if con.sql(f"SELECT count(*) FROM {chk} WHERE __failed").fetchall()[0][0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quarantine} AS {plan.quarantine_sql(failed, dup)}")
+    else:  # nothing to explain, so the reasons' SQL need not be planned
+        empty = ", ".join(f"NULL::VARCHAR AS r{i}" for i in range(len(columns)))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {quarantine} AS SELECT NULL::INTEGER AS __file, "
+                    f"NULL::BIGINT AS __row, NULL::VARCHAR AS check_code, NULL::VARCHAR AS reason, {empty} WHERE false")
+    con.execute(f"DROP VIEW __src_{sid}")
+    for k in range(len(raws)):
+        con.unregister(f"__raw_{sid}_{k}")  # the checked and quarantine tables hold all that is needed now
     counts = {k: (blank, read, ok) for k, blank, read, ok in con.sql(
         f"SELECT __file, sum(__n) FILTER (WHERE __blank), sum(__n) FILTER (WHERE NOT __blank), "
         f"sum(__n) FILTER (WHERE NOT __blank AND NOT __failed) FROM {chk} GROUP BY __file").fetchall()}
@@ -290,22 +293,16 @@ def _validate(con: duckdb.DuckDBPyConnection, sid: str, programme: Programme, ra
             sha256=raw.sha256, size_bytes=raw.size,
             rejected_by_check=tuple((c, checks[c]) for c in CHECK_ORDER if c in checks),
         ))
+    logger.info("%s: %d file(s), %d rows read, %d quarantined", sid, len(raws),
+                sum(r.rows_read for r in records), sum(r.rows_rejected for r in records))
     return Accepted(source_id=sid, source=src, plan=plan, table=chk), records
-
-
-def _scan_error(exc: duckdb.Error, raws: list[RawFile]) -> DataValidationError:
-    named = re.search(r"file = (.+)", str(exc))
-    for raw in raws:
-        if raw.kind == "csv" and (named is None or named.group(1).strip() == str(raw.scan_path)):
-            return raw.describe_scan_error(exc)
-    return DataValidationError(f"{', '.join(str(r.path) for r in raws)}: cannot be read ({exc}).")
 
 
 # --------------------------------------------------------------------------- outputs
 
 
-def _write_outputs(con: duckdb.DuckDBPyConnection, paths: ProjectPaths, result: IngestResult, tables,
-                   quarantine: Mapping[str, Accepted], opened: Mapping[str, list[RawFile]]) -> None:
+def _write_outputs(con: duckdb.DuckDBPyConnection, paths: ProjectPaths, result: IngestResult, tables: Tables,
+                   quarantine: Mapping[str, Accepted], opened: Mapping[str, list[RawFile] | None]) -> None:
     """Write every output to a temporary name, then move them all into place (the report last)."""
     paths.quarantine.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
@@ -352,8 +349,8 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, acc: Accepted, target: Pat
     )
 
 
-def _report(result: IngestResult, opened: Mapping[str, list[RawFile]], paths: ProjectPaths) -> dict:
-    raws = {(sid, raw.name): raw for sid, rs in opened.items() for raw in rs}
+def _report(result: IngestResult, opened: Mapping[str, list[RawFile] | None], paths: ProjectPaths) -> dict:
+    raws = {(sid, raw.name): raw for sid, rs in opened.items() for raw in rs or ()}
     files = []
     for f in result.files:
         raw = raws[(f.source, f.file)]

@@ -1,15 +1,16 @@
-"""Open one raw extract as a DuckDB view of text columns, keeping its row numbers.
+"""Open one raw extract as an Arrow table of text columns for DuckDB, keeping its row numbers.
 
 :func:`open_raw` reads a CSV or Excel file once to hash it, check its text
 encoding and find its header, and returns a :class:`RawFile`.
-:meth:`RawFile.register` then creates a DuckDB view with the columns
+:meth:`RawFile.register` then registers an Arrow table in DuckDB with the columns
 ``__row`` (BIGINT, the row number a spreadsheet shows: header = 1, first data
 row = 2) and ``c0 .. c{n-1}`` (VARCHAR, the file's columns in order, as text;
 an empty cell is NULL). Nothing is trimmed or converted here: checks do that.
 
 CSV files are scanned by DuckDB. Text encodings:
 
-* UTF-8, with or without a byte-order mark, is read in place;
+* UTF-8, with or without a byte-order mark, is read in place (DuckDB reads it
+  in parallel into an Arrow table, in file order);
 * UTF-16/UTF-32 (detected by their byte-order mark) and any declared encoding
   other than UTF-8 (``read: {encoding: cp1252}``) are transcoded to a UTF-8
   copy in ``workdir`` first;
@@ -20,7 +21,7 @@ The delimiter is ``read.delimiter`` if given, else the most frequent of
 ``, ; TAB |`` in the header line. DuckDB skips wholly blank lines, so a file
 with a blank line before its last row has its row numbers taken from Python's
 :mod:`csv` reader instead (slower, and rare). Excel workbooks are read with
-openpyxl (``read.sheet``: a sheet name or 0-based index; default the first);
+python-calamine (``read.sheet``: a sheet name or 0-based index; default the first);
 date cells become ISO text (``2017-04-01``), numbers their shortest exact text.
 """
 
@@ -38,9 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-from evalkit.config.models import CsvOptions
+from evalkit.config.models import ReadOptions
 from evalkit.errors import DataValidationError
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,11 @@ _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )  # UTF-32 LE starts with the UTF-16 LE mark, so it is tested first
 _BLANK_LINE = re.compile(rb"\n\r?\n")
-_ROW_MAP_PREFIX = "__rowmap_"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+OLD_EXCEL_SUFFIXES = (".xls",)
+"""Binary .xls workbooks (Excel 97-2003) cannot be read: they must be saved again as .xlsx."""
+FIRST_DATA_ROW = 2
+"""Spreadsheet row of the first data row: the header is row 1."""
 
 
 @dataclass(frozen=True)
@@ -86,29 +92,31 @@ class RawFile:
     table: pa.Table | None = None
     """Excel only: the sheet as text columns c0.. plus __row."""
 
-    def register(self, con: duckdb.DuckDBPyConnection, view: str) -> None:
-        """Create (or replace) the view ``view`` over this file in ``con``."""
+    def load(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        """The file's rows as an Arrow table: ``__row``, then ``c0 ..`` as text (raises DataValidationError)."""
         if self.table is not None:
-            con.register(f"{view}__arrow", self.table)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {view}__arrow")
-            return
+            return self.table
         spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(self.columns)))
-        cols = ", ".join(f"c{i}" for i in range(len(self.columns)))
-        scan = (
-            f"read_csv({_literal(str(self.scan_path))}, header = true, auto_detect = false, "
-            f"delim = {_literal(self.delimiter)}, quote = '\"', escape = '\"', columns = {{{spec}}}) "
-            "WITH ORDINALITY"
-        )
-        if self.row_numbers is None:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT ordinality + 1 AS __row, {cols} FROM {scan}")
-            return
-        mapping = pa.table({"ordinality": pa.array(range(1, len(self.row_numbers) + 1), pa.int64()),
-                            "__row": self.row_numbers})
-        con.register(f"{_ROW_MAP_PREFIX}{view}", mapping)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT m.__row, {cols} FROM {scan} "
-            f"JOIN {_ROW_MAP_PREFIX}{view} m USING (ordinality)"
-        )
+        scan = (f"SELECT * FROM read_csv({_literal(str(self.scan_path))}, header = true, auto_detect = false, "
+                f"delim = {_literal(self.delimiter)}, quote = '\"', escape = '\"', columns = {{{spec}}})")
+        try:
+            # DuckDB reads in parallel and, keeping insertion order, returns the rows in file order.
+            table = con.sql(scan).to_arrow_table()
+        except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            raise self.describe_scan_error(exc) from exc
+        rows = self.row_numbers
+        if rows is None:
+            rows = pa.array(np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + table.num_rows, dtype=np.int64))
+        elif len(rows) != table.num_rows:
+            raise DataValidationError(
+                f"{self.path}: {table.num_rows} rows were read but {len(rows)} found when numbering them, so "
+                "row numbers cannot be trusted. Open the file, remove blank lines between rows, and save it again."
+            )
+        return table.add_column(0, "__row", rows)
+
+    def register(self, con: duckdb.DuckDBPyConnection, view: str) -> None:
+        """Register this file's rows (see :meth:`load`) in ``con`` under the name ``view``."""
+        con.register(view, self.load(con))
 
     def describe_scan_error(self, exc: duckdb.Error) -> DataValidationError:
         """Turn a DuckDB error met while scanning this file into a message that says how to fix it."""
@@ -120,8 +128,9 @@ class RawFile:
         detail = "; ".join(lines) or type(exc).__name__
         hint = (
             "Each row must have as many fields as the header "
-            f"({len(self.columns)}, separated by {self.delimiter!r}); quote fields that contain the separator, "
-            "or set `read: {delimiter: ...}` if the file uses another separator."
+            f"({len(self.columns)}, separated by {self.delimiter!r}); a field holding the separator, a quote or a "
+            "line break must be in double quotes (a quote inside doubled). If the file uses another separator, "
+            "set `read: {delimiter: ...}` for its source in parameters/programme.yml."
         )
         return DataValidationError(f"{self.path}: cannot be read as CSV ({detail}). {hint}")
 
@@ -129,13 +138,22 @@ class RawFile:
 # --------------------------------------------------------------------------- entry point
 
 
-def open_raw(path: Path, *, raw_root: Path, fmt: str, options: CsvOptions, workdir: Path,
+def open_raw(path: Path, *, raw_root: Path, fmt: str, options: ReadOptions, workdir: Path,
              source_id: str = "<source>") -> RawFile:
     """Open ``path`` (a CSV or Excel extract) for scanning; raise DataValidationError if it cannot be."""
     try:
         name = path.relative_to(raw_root).as_posix()
     except ValueError:
         name = path.as_posix()
+    suffix = path.suffix.lower()
+    if (fmt == "excel") != (suffix in EXCEL_SUFFIXES) or suffix in OLD_EXCEL_SUFFIXES:
+        if suffix in OLD_EXCEL_SUFFIXES:
+            fix = "open it in Excel and save it as .xlsx"
+        else:
+            fix = f"set `format: {'excel' if suffix in EXCEL_SUFFIXES else 'csv'}` under sources.{source_id} or " \
+                  "narrow its `files:` pattern"
+        raise DataValidationError(f"{path} is not a {'workbook' if fmt == 'excel' else 'CSV file'} of the kind "
+                                  f"sources.{source_id} reads (`format: {fmt}`): {fix}.")
     if fmt == "excel":
         return _open_excel(path, name, options, source_id)
     return _open_csv(path, name, options, workdir, source_id)
@@ -144,7 +162,7 @@ def open_raw(path: Path, *, raw_root: Path, fmt: str, options: CsvOptions, workd
 # --------------------------------------------------------------------------- CSV
 
 
-def _open_csv(path: Path, name: str, options: CsvOptions, workdir: Path, source_id: str) -> RawFile:
+def _open_csv(path: Path, name: str, options: ReadOptions, workdir: Path, source_id: str) -> RawFile:
     with path.open("rb") as handle:
         head = handle.read(4)
     encoding = _choose_encoding(path, head, options.encoding, source_id)
@@ -329,47 +347,49 @@ def _row_numbers(path: Path, delimiter: str, width: int) -> pa.Array:
 # --------------------------------------------------------------------------- Excel
 
 
-def _open_excel(path: Path, name: str, options: CsvOptions, source_id: str) -> RawFile:
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
+def _open_excel(path: Path, name: str, options: ReadOptions, source_id: str) -> RawFile:
+    import python_calamine
 
     data = path.read_bytes()
     if not data:
         raise DataValidationError(f"{path} is empty (0 bytes): replace it with the full workbook.")
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, TypeError) as exc:
+        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except (python_calamine.CalamineError, python_calamine.ZipError, python_calamine.XmlError,
+            python_calamine.PasswordError, ValueError, OSError) as exc:
         raise DataValidationError(
             f"{path} is not a readable Excel workbook ({type(exc).__name__}: {exc}). Open it in Excel and save it "
             "again as .xlsx, or export the sheet to CSV and set `format: csv` for this source."
         ) from exc
     try:
-        sheet = _pick_sheet(path, book.sheetnames, options.sheet, source_id)
-        worksheet = book[sheet]
-        worksheet.reset_dimensions()
-        rows = worksheet.iter_rows(min_row=1, values_only=True)
-        header = next(rows, None)
-        if not header or all(_cell_text(v) is None for v in header):
-            raise DataValidationError(
-                f"{path}, sheet {sheet!r}: row 1 is empty; the header (column names) must be on row 1."
-            )
-        width = max(i + 1 for i, v in enumerate(header) if _cell_text(v) is not None)
-        body, numbers, pending = [], [], []
-        for number, values in enumerate(rows, start=2):
-            cells = [_cell_text(v) for v in values]
-            if any(c is not None for c in cells[width:]):
-                width = len(cells) - next(i for i, c in enumerate(reversed(cells)) if c is not None)
-            if all(c is None for c in cells):
-                pending.append(number)  # blank so far: kept only if a later row has data
-                continue
-            for blank in pending:
-                body.append([])
-                numbers.append(blank)
-            pending = []
-            body.append(cells)
-            numbers.append(number)
+        sheet = _pick_sheet(path, book.sheet_names, options.sheet, source_id)
+        # Calamine reads the sheet in compiled code; empty cells come back as "".
+        grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except (python_calamine.CalamineError, python_calamine.XmlError, python_calamine.ZipError) as exc:
+        raise DataValidationError(f"{path}, sheet {sheet!r} cannot be read ({exc}). Save the workbook again.") from exc
     finally:
         book.close()
+    rows = iter(grid)
+    header = next(rows, None)
+    if not header or all(_cell_text(v) is None for v in header):
+        raise DataValidationError(
+            f"{path}, sheet {sheet!r}: row 1 is empty; the header (column names) must be on row 1."
+        )
+    width = max(i + 1 for i, v in enumerate(header) if _cell_text(v) is not None)
+    body, numbers, pending = [], [], []
+    for number, values in enumerate(rows, start=2):
+        cells = [_cell_text(v) for v in values]
+        if any(c is not None for c in cells[width:]):
+            width = len(cells) - next(i for i, c in enumerate(reversed(cells)) if c is not None)
+        if all(c is None for c in cells):
+            pending.append(number)  # blank so far: kept only if a later row has data
+            continue
+        for blank in pending:
+            body.append([])
+            numbers.append(blank)
+        pending = []
+        body.append(cells)
+        numbers.append(number)
     header_cells = [_cell_text(v) or "" for v in header] + [""] * width
     columns = _unique_names(header_cells[:width])
     arrays = {"__row": pa.array(numbers, pa.int64())}
