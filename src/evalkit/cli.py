@@ -77,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     result = build_packs(config, localities=args.locality or None, streams=args.stream or None, jobs=args.jobs)
     index = write_index(config, result)
-    print(result.summary().to_string(index=False))
+    table = result.summary()[["locality", "stream", "status", "seconds", "error"]].fillna("")
+    print(table.to_string(index=False))
     print(result.narrative())
     print(f"Index: {index}")
     return EXIT_FAILED_JOBS if result.failed else 0

@@ -192,7 +192,7 @@ def build_packs(
     packs = select_packs(config, localities=localities, streams=streams)
     template = Path(template) if template is not None else config.paths.notebooks / PACK_NOTEBOOK
     _validate(config, packs, template)
-    workers = max(1, jobs or os.cpu_count() or 1)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(packs) or 1))
     logger.info("Building %d pack(s) with %d worker(s)", len(packs), workers)
     clock = time.perf_counter()
     with kernel_environment(config.paths.root), ThreadPoolExecutor(max_workers=workers,

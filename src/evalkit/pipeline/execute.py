@@ -59,6 +59,11 @@ def _write(log: TextIO, line: str) -> None:
     log.flush()
 
 
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
+"""Passed to every kernel: its own start-up warnings (e.g. about TCP transport on a local machine) are
+noise in a batch log; errors still show, and cell output is captured in the notebook and the job log."""
+
+
 def execute_notebook(
     template: Path,
     output: Path,
@@ -113,6 +118,7 @@ def execute_notebook(
                 str(template), str(output), parameters=params, cwd=str(cwd), kernel_name=kernel_name,
                 execution_timeout=timeout, start_timeout=START_TIMEOUT_SECONDS, progress_bar=False,
                 log_output=False, stdout_file=handle, stderr_file=handle, request_save_on_cell_execute=True,
+                extra_arguments=list(KERNEL_ARGUMENTS),
             )
         except PapermillExecutionError as exc:
             error = NotebookExecutionError(str(template), exc.cell_index, exc.ename, exc.evalue,
