@@ -37,7 +37,8 @@ def test_one_pack_end_to_end(root):
     result = build_packs(config, localities=["salford"], streams=["care_homes"], jobs=1)
     assert list(result.summary().columns) == list(SUMMARY_COLUMNS)
     job = result.jobs[0]
-    assert job.status == "ok", job.error
+    log = job.log.read_text(encoding="utf-8") if job.log and job.log.is_file() else ""
+    assert job.status == "ok", f"{job.error}\n{log}"
     assert job.notebook == root / "outputs" / "notebooks" / "salford" / "care_homes.ipynb"
     assert job.log.is_file() and "status:     ok" in job.log.read_text(encoding="utf-8")
     page = (root / "outputs" / "packs" / "salford" / "care_homes.html").read_text(encoding="utf-8")
