@@ -37,8 +37,7 @@ packs: data ## Build every evidence pack from the demo data (outputs/index.html)
 
 .PHONY: test
 test: setup ## Run the whole test suite (unit, end-to-end, notebooks)
-	$(BIN)/python -m pytest -n 2 tests
-	$(BIN)/python -m pytest --nbval-lax -p no:randomly notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests notebooks
 
 .PHONY: validate
 validate: setup ## Check every parameter file without running anything

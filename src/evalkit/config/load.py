@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,6 +23,8 @@ from evalkit.config.models import SURVEY_WAVES, IncidentMeasure, MonthlyMeasure,
 from evalkit.config.paths import ProjectPaths
 from evalkit.config.yamlio import read_yaml
 from evalkit.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -121,19 +123,24 @@ def _fail(path: Path, problems: list[str]) -> None:
         raise ConfigError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))
 
 
+def _parse(path: Path, model: type[ModelT], expected: str) -> ModelT:
+    """Read one YAML file into ``model``; every schema problem in one ConfigError naming the file."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected {expected}.")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_validation(path, exc, model) from None
+
+
 # --------------------------------------------------------------------------- programme
 
 
 def load_programme(paths: ProjectPaths) -> Programme:
     """Read and validate ``parameters/programme.yml``, including its internal references."""
     path = paths.programme_file
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with keys programme, localities, streams, measures, sources.")
-    try:
-        programme = Programme.model_validate(raw)
-    except ValidationError as exc:
-        raise _format_validation(path, exc, Programme) from None
+    programme = _parse(path, Programme, "a mapping with keys programme, localities, streams, measures, sources")
     _fail(path, _programme_references(programme))
     return programme
 
@@ -256,13 +263,7 @@ def load_pack(paths: ProjectPaths, programme: Programme, locality: str, stream: 
     if stream not in programme.streams:
         raise ConfigError(f"{path}: unknown stream {stream!r}.{_suggest(stream, programme.streams)} "
                           "Add it under `streams` in programme.yml or rename the file.")
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with at least `intervention: {{start: YYYY-MM}}`.")
-    try:
-        params = PackParameters.model_validate(raw)
-    except ValidationError as exc:
-        raise _format_validation(path, exc, PackParameters) from None
+    params = _parse(path, PackParameters, "a mapping with at least `intervention: {start: YYYY-MM}`")
     _fail(path, _pack_references(programme, locality, stream, params))
     return Pack(locality=locality, stream=stream, parameters=params, file=path)
 
