@@ -33,3 +33,20 @@ def refdata() -> Path:
             pytest.fail(f"{REFDATA} is missing; CI must have ../shared beside the clone")
         pytest.skip(f"{REFDATA} is absent (a clone outside the workspace): reference tests skipped")
     return REFDATA
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory) -> Path:
+    """The whole demo programme generated and ingested once per test session (read-only for tests)."""
+    from evalkit.config import load_project
+    from evalkit.data.demo import generate
+    from evalkit.data.ingest import ingest
+
+    root = tmp_path_factory.mktemp("demo") / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "parameters", root / "parameters")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    config = load_project(root)
+    generate(config)
+    ingest(config)
+    return root

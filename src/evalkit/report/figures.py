@@ -231,3 +231,60 @@ def wave_chart(
 
 
 __all__ = ["FONTS", "NHS_BLUE", "RC", "series_chart", "style", "wave_chart"]
+
+
+def its_chart(
+    curves: pd.DataFrame,
+    *,
+    measure: Measure,
+    intervention: dt.date,
+    alpha: float = ALPHA,
+    ax: Axes | None = None,
+) -> Axes:
+    """An interrupted time series in the measure's units: observed months, the fitted segments, and the
+    counterfactual (the pre-intervention trend carried on) with its confidence band.
+
+    ``curves`` has one row per month: ``period``, ``observed``, ``fitted``, ``counterfactual`` with
+    ``counterfactual_ci_lower``/``_upper``, and ``in_fit`` (False for transition months); see
+    :func:`evalkit.report.summative.curves`. It is not modified.
+    """
+    periods = pd.to_datetime(curves["period"])
+    start = pd.Timestamp(intervention.replace(day=1))
+    post = (periods >= start).to_numpy()
+    in_fit = curves["in_fit"].to_numpy(dtype=bool)
+    conf = conf_label(alpha)
+    with style():
+        if ax is None:
+            _, ax = plt.subplots(figsize=FIGSIZE)
+        handles: list[Any] = []
+        (points,) = ax.plot(periods, curves["observed"], linestyle="none", marker="o", markersize=3.2,
+                            color=NHS_BLUE, label="Monthly value", zorder=3)
+        handles.append(points)
+        for i, mask in enumerate((~post, post & in_fit)):
+            (line,) = ax.plot(periods[mask], curves["fitted"][mask], color=NHS_DARK_BLUE, linewidth=1.8,
+                              linestyle="-", label="Fitted trend (model)" if i == 0 else None)
+            if i == 0:
+                handles.append(line)
+        band = ax.fill_between(periods[post], curves["counterfactual_ci_lower"][post],
+                               curves["counterfactual_ci_upper"][post], color=NHS_ORANGE, alpha=0.18, linewidth=0,
+                               label=f"Expected without the programme, {conf} CI")
+        (cf,) = ax.plot(periods[post], curves["counterfactual"][post], color=NHS_ORANGE, linewidth=1.6,
+                        linestyle="--", label="Expected without the programme")
+        handles += [cf, band]
+        transition = post & ~in_fit
+        if transition.any():
+            handles.append(ax.axvspan(periods[transition].min() - HALF_MONTH, periods[transition].max() + HALF_MONTH,
+                                      facecolor=NHS_PALE_GREY, zorder=0, linewidth=0,
+                                      label="Transition (left out of the fit)"))
+        handles.append(ax.axvline(start - HALF_MONTH, color=NHS_DARK_GREY, linewidth=1.4,
+                                  label=f"Intervention starts ({intervention:%b %Y})"))
+        ax.set_ylabel(_ylabel(measure))
+        ax.set_title(f"{measure.name}: interrupted time series", pad=8)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        low, high = ax.get_ylim()
+        if low < 0 <= np.nanmin(np.append(curves["observed"].to_numpy(dtype=float), np.inf)):
+            ax.set_ylim(0, high)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=2, borderaxespad=0.0,
+                  handlelength=2.6)
+    return ax

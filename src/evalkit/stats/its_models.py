@@ -1,0 +1,229 @@
+"""Interrupted time series: estimation, one family x error model at a time.
+
+==================  =====================================================================
+family              model (statsmodels)
+==================  =====================================================================
+gaussian            ``OLS`` (identity link)
+poisson             ``GLM(Poisson)``, log link, offset log(denominator); scale 1
+quasipoisson        ``GLM(Poisson)`` with scale = Pearson chi2 / df (``scale="X2"``), as R quasipoisson
+negative_binomial   discrete ``NegativeBinomial`` (NB2, variance mu + alpha mu^2), alpha by maximum
+                    likelihood jointly with the coefficients (as R ``MASS::glm.nb``); offset as poisson
+binomial            ``GLM(Binomial)``, logit link, the proportion as outcome with ``var_weights`` = trials
+==================  =====================================================================
+
+==============  =========================================================================================
+errors          covariance
+==============  =========================================================================================
+ols             model-based (t on n-k df for gaussian; z for the other families, as statsmodels)
+newey_west      HAC, Bartlett kernel, whole covariance x n/(n-k) (Stata ``newey``; for gaussian t on n-k
+                df). Controlled ITS: the stacked series as one (Stata ``newey, force``, Linden 2015) by
+                default; ``hac_panel=True`` restarts the lags within each series (``cov_type="hac-panel"``).
+                Periods dropped for a transition are treated as adjacent.
+prais_winsten   feasible GLS for AR(1) errors keeping the first period (Prais & Winsten 1954), rho from the
+                OLS residuals and iterated to convergence as Stata ``prais``; t on n-k df. Gaussian only.
+                Periods dropped for a transition are bridged exactly (the lag-d correlation is rho^d).
+arma            regression with ARMA(p, q) errors by exact maximum likelihood (``ARIMA(..., trend="n")``,
+                Kalman filter; transition periods enter as missing values). Gaussian only; z tests.
+==============  =========================================================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.discrete.discrete_model import NegativeBinomial
+from statsmodels.tsa.arima.model import ARIMA
+
+from evalkit.errors import AnalysisError
+from evalkit.stats.its_design import Design
+
+NW_LAG_FACTOR, NW_LAG_BASE, NW_LAG_POWER = 4, 100, 2 / 9  # Newey & West (1994) Rev Econ Stud 61:631 rule
+PW_MAX_ITER = 1000  # Stata prais iterates rho "until convergence"; this bound is never reached in practice
+PW_TOL = 1e-10  # change in rho that counts as converged
+NB_METHOD, NB_MAXITER = "lbfgs", 2000  # bounded quasi-Newton: statsmodels' default bfgs stalls on offset rate data
+
+
+def auto_hac_lags(n: int) -> int:
+    """floor(4 (n/100)^(2/9)), the Newey-West (1994) plug-in rule for the Bartlett kernel."""
+    return int(math.floor(NW_LAG_FACTOR * (n / NW_LAG_BASE) ** NW_LAG_POWER))
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted model and what the result needs from it.
+
+    ``result`` is the statsmodels results object; its first ``len(names)``
+    parameters are the design columns ``names`` (ARMA coefficients, sigma2 or
+    the negative binomial alpha follow).
+    """
+
+    result: object = field(repr=False)
+    names: tuple[str, ...]
+    use_t: bool
+    df_resid: float
+    link: str  # "identity", "log" or "logit"
+    residuals: pd.Series = field(repr=False)  # on the fitted rows' index; whitened/Pearson, see diagnostics
+    info: dict = field(default_factory=dict)  # rho, hac_lags, hac_variant, dispersion, alpha, converged
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.asarray(self.result.params, dtype=float)[: len(self.names)]
+
+    @property
+    def cov(self) -> np.ndarray:
+        return np.asarray(self.result.cov_params(), dtype=float)[: len(self.names), : len(self.names)]
+
+    def critical(self, alpha: float) -> float:
+        q = 1 - alpha / 2
+        return float(stats.t.ppf(q, self.df_resid) if self.use_t else stats.norm.ppf(q))
+
+    def contrast(self, rows: np.ndarray, alpha: float) -> pd.DataFrame:
+        """Linear combinations of the design coefficients via ``result.t_test``: estimate, std_error, CI, p."""
+        rows = np.atleast_2d(np.asarray(rows, dtype=float))
+        full = np.zeros((rows.shape[0], len(np.asarray(self.result.params))))
+        full[:, : rows.shape[1]] = rows
+        test = self.result.t_test(full, use_t=self.use_t) if self._takes_use_t else self.result.t_test(full)
+        ci = np.asarray(test.conf_int(alpha=alpha))
+        return pd.DataFrame({"estimate": np.ravel(test.effect), "std_error": np.ravel(test.sd),
+                             "ci_lower": ci[:, 0], "ci_upper": ci[:, 1], "p_value": np.ravel(test.pvalue)})
+
+    @property
+    def _takes_use_t(self) -> bool:
+        return "use_t" in self.result.t_test.__code__.co_varnames
+
+
+def _hac_kwds(design: Design, hac_lags: int | None, hac_panel: bool, fit_rows: pd.DataFrame) -> tuple[str, dict, dict]:
+    n_series = int((fit_rows["series"] == fit_rows["series"].iloc[-1]).sum())
+    lags = auto_hac_lags(n_series) if hac_lags is None else int(hac_lags)
+    info = {"hac_lags": lags, "hac_lag_rule": "given" if hac_lags is not None else "floor(4(n/100)^(2/9))"}
+    if design.controlled and hac_panel:
+        groups = fit_rows["series"].to_numpy()
+        info["hac_variant"] = "within_group (statsmodels hac-panel)"
+        return "hac-panel", {"groups": groups, "maxlags": lags, "use_correction": "hac"}, info
+    info["hac_variant"] = "whole_stack (Stata newey, force)" if design.controlled else "single_series"
+    return "HAC", {"maxlags": lags, "use_correction": True}, info
+
+
+def _offset(rows: pd.DataFrame, family: str) -> np.ndarray | None:
+    if family in ("poisson", "quasipoisson", "negative_binomial") and rows["denominator"].notna().all():
+        return np.log(rows["denominator"].to_numpy(dtype=float))
+    return None
+
+
+def _prais_transform(values: np.ndarray, t: np.ndarray, groups: np.ndarray, rho: float) -> np.ndarray:
+    """Whiten AR(1) errors: first row of each series x sqrt(1-rho^2); row - rho^d x previous row, rescaled."""
+    out = values.copy()
+    root = math.sqrt(1 - rho**2)
+    for i in range(len(values)):
+        if i == 0 or groups[i] != groups[i - 1]:
+            out[i] = root * values[i]
+            continue
+        decay = rho ** (t[i] - t[i - 1])
+        out[i] = (values[i] - decay * values[i - 1]) * root / math.sqrt(1 - decay**2)
+    return out
+
+
+def _lag_pairs(t: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    return np.flatnonzero((np.diff(t) == 1) & (groups[1:] == groups[:-1])) + 1
+
+
+def prais_winsten(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.ndarray, *, rho: float | None = None):
+    """Prais-Winsten FGLS. ``rho=None`` estimates it (iterated); a number fixes it. Returns (OLS result, rho, iterations)."""
+    pairs = _lag_pairs(t, groups)
+    beta = sm.OLS(y, x).fit().params
+    current, iterations = (0.0 if rho is None else float(rho)), 0
+    if rho is None:
+        for iterations in range(1, PW_MAX_ITER + 1):
+            e = y - x @ beta
+            new = float(np.sum(e[pairs] * e[pairs - 1]) / np.sum(e[pairs - 1] ** 2))
+            if not -1 < new < 1:
+                raise AnalysisError(f"The Prais-Winsten estimate of rho is {new:.3f}, outside (-1, 1); the errors "
+                                    "look non-stationary. Check the series for a break or use errors='arma'.")
+            beta = sm.OLS(_prais_transform(y, t, groups, new), _prais_transform(x, t, groups, new)).fit().params
+            converged, current = abs(new - current) < PW_TOL, new
+            if converged:
+                break
+    result = sm.OLS(_prais_transform(y, t, groups, current), _prais_transform(x, t, groups, current)).fit()
+    return result, current, iterations
+
+
+def estimate(design: Design, *, family: str, errors: str, hac_lags: int | None, arma_order: tuple[int, int],
+             hac_panel: bool) -> Fitted:
+    """Fit the model the options name to the design's fitted rows."""
+    rows = design.fit_frame
+    x = design.x(rows)
+    y = rows["y"].astype(float)
+    names = tuple(design.columns)
+    if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
+        raise AnalysisError(f"The design columns {list(names)} are collinear (e.g. a covariate that is constant, "
+                            "equal to the intervention indicator, or month terms with under two years either side); drop or recode it.")
+    cov_type, cov_kwds, info = ("nonrobust", {}, {})
+    if errors == "newey_west":
+        cov_type, cov_kwds, info = _hac_kwds(design, hac_lags, hac_panel, rows)
+    if family == "gaussian":
+        if errors == "prais_winsten":
+            t, groups = rows["t"].to_numpy(), rows["series"].to_numpy()
+            result, rho, iterations = prais_winsten(y.to_numpy(), x.to_numpy(), t, groups)
+            resid = pd.Series(result.resid, index=rows.index)
+            return Fitted(result, names, True, float(result.df_resid), "identity", resid,
+                          {"rho": rho, "iterations": iterations})
+        if errors == "arma":
+            return _arma(design, arma_order)
+        result = sm.OLS(y, x).fit(cov_type=cov_type, cov_kwds=cov_kwds or None, use_t=True)
+        return Fitted(result, names, True, float(result.df_resid), "identity",
+                      pd.Series(result.resid, index=rows.index), info)
+    offset = _offset(rows, family)
+    if family == "negative_binomial":
+        model = NegativeBinomial(y, x, offset=offset, loglike_method="nb2")
+        result = model.fit(disp=0, method=NB_METHOD, maxiter=NB_MAXITER, cov_type=cov_type, cov_kwds=cov_kwds or None)
+        if not result.mle_retvals.get("converged", True) or not np.all(np.isfinite(np.asarray(result.bse))):
+            raise AnalysisError("The negative binomial likelihood did not converge (or its information matrix "
+                                "could not be inverted); the counts may show no overdispersion (use "
+                                "family='quasipoisson') or the series is too short.")
+        mu = np.asarray(result.predict())
+        alpha_nb = float(np.asarray(result.params)[-1])
+        pearson = (y.to_numpy() - mu) / np.sqrt(mu + alpha_nb * mu**2)
+        info |= {"alpha": alpha_nb, "dispersion": float(np.sum(pearson**2) / result.df_resid)}
+        return Fitted(result, names, False, float(result.df_resid), "log", pd.Series(pearson, index=rows.index), info)
+    if family == "binomial":
+        model = sm.GLM(y, x, family=sm.families.Binomial(), var_weights=rows["denominator"].to_numpy(dtype=float))
+        link = "logit"
+    else:
+        model = sm.GLM(y, x, family=sm.families.Poisson(), offset=offset)
+        link = "log"
+    scale = "X2" if family == "quasipoisson" else None
+    with warnings.catch_warnings():
+        # statsmodels warns that HAC is "not fully supported with var_weights"; for the binomial with
+        # var_weights = trials the standard errors equal the (successes, failures) formulation's exactly
+        # (checked in tests/test_its.py), so the warning does not apply here.
+        warnings.filterwarnings("ignore", message="cov_type not fully supported with var_weights")
+        result = model.fit(scale=scale, cov_type=cov_type, cov_kwds=cov_kwds or None)
+    info["dispersion"] = float(result.pearson_chi2 / result.df_resid)
+    return Fitted(result, names, False, float(result.df_resid), link,
+                  pd.Series(np.asarray(result.resid_pearson), index=rows.index), info)
+
+
+def _arma(design: Design, order: tuple[int, int]) -> Fitted:
+    """Regression with ARMA errors; transition periods stay in as missing outcomes (exact likelihood)."""
+    frame = design.frame
+    endog = frame["y"].where(frame["in_fit"])
+    x = design.x(frame)
+    model = ARIMA(endog.to_numpy(), exog=x.to_numpy(), order=(order[0], 0, order[1]), trend="n")
+    result = model.fit()
+    fitted_rows = frame["in_fit"].to_numpy()
+    resid = pd.Series(np.asarray(result.resid)[fitted_rows], index=frame.index[fitted_rows])
+    n_params = len(np.asarray(result.params))
+    info = {"arma_params": dict(zip(result.param_names[len(design.columns):],
+                                    np.asarray(result.params)[len(design.columns):].tolist(), strict=True)),
+            "converged": bool(result.mle_retvals.get("converged", True)) if result.mle_retvals else True}
+    return Fitted(result, tuple(design.columns), False, float(fitted_rows.sum() - n_params), "identity", resid, info)
+
+
+__all__ = ["Fitted", "auto_hac_lags", "estimate", "prais_winsten"]
