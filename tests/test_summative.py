@@ -99,3 +99,9 @@ def test_packs_recover_the_demos_embedded_level_changes(demo_project):
     assert effects["estimate"].mean() < 0, "the embedded reductions are not recovered on average"
     nulls = table[table["truth"] == 0]
     assert abs(nulls["estimate"].mean()) < abs(effects["estimate"].mean())
+
+
+@pytest.mark.parametrize(("p", "shown"), [(1.61e-68, "< 0.001"), (0.0009, "< 0.001"), (0.001, "0.001"),
+                                           (0.04567, "0.046"), (float("nan"), "")])
+def test_p_values_are_shown_as_readers_expect(p, shown):
+    assert summative.format_p(p) == shown

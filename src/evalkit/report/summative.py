@@ -130,9 +130,21 @@ def effects(fit: MeasureFit, series: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- tables
 
 
+P_FLOOR = 0.001  # smaller p-values are shown as "< 0.001", the convention of BMJ and NHS statistical reports
+
+
+def format_p(p: float) -> str:
+    """A p-value as a reader expects it: '< 0.001', else three decimals; blank when there is none."""
+    if pd.isna(p):
+        return ""
+    return f"< {P_FLOOR}" if p < P_FLOOR else f"{p:.3f}"
+
+
 def _interval(estimate: float, low: float, high: float, *, percent: bool = False) -> str:
     if not np.isfinite(estimate):
         return "not estimable"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{estimate * 100:+.1f}%" if percent else format_number(estimate)
     if percent:
         return f"{estimate * 100:+.1f}% ({low * 100:+.1f}% to {high * 100:+.1f}%)"
     return f"{format_number(estimate)} ({format_number(low)} to {format_number(high)})"
@@ -192,7 +204,7 @@ def diagnostics_table(fit: MeasureFit) -> str:
     table = fit.result.fit.diagnostics()
     table = table[table["group"] == "treated"] if "group" in table else table
     rows = [[esc(r.test.replace("_", " ")), format_number(r.statistic),
-             "" if pd.isna(r.p_value) else f"{r.p_value:.3f}", "" if pd.isna(r.lags) else str(int(r.lags))]
+             format_p(r.p_value), "" if pd.isna(r.lags) else str(int(r.lags))]
             for r in table.itertuples()]
     return html_table(["Diagnostic", "Statistic", "p-value", "Lags"], rows, numeric=(1, 2, 3),
                       caption="Residual diagnostics of the chosen model")
@@ -262,7 +274,7 @@ def prepost_section(view: PackView) -> HTML:
     names = {m: view.measures[m].name for m in view.measures}
     rows = [[esc(names.get(r.measure_id, r.measure_id)), esc(r.comparison.replace("_", " ")),
              _interval(r.estimate, r.ci_lower, r.ci_upper),
-             "" if pd.isna(r.p_value) else f"{r.p_value:.3g}", "" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
+             format_p(r.p_value), format_p(r.p_adjusted),
              format_number(r.n_pre), format_number(r.n_post), esc(r.method)]
             for r in table.itertuples()]
     html = html_table(["Measure", "Comparison", "Estimate (95% CI)", "p", "p (BH-adjusted)", "n before", "n after",
