@@ -70,6 +70,7 @@ def test_prepost_section_covers_every_measure_with_bh(demo_project):
     for measure in view.measures.values():
         assert measure.name in html
     assert "p (BH-adjusted)" in html
+    assert "<li>Positive safety-climate responses, safety climate domain:" in html  # named, not its id
     result = summative.prepost(view)
     table = result.summary()
     assert table["p_adjusted"].notna().all() and (table["p_adjusted"] >= table["p_value"] - 1e-15).all()

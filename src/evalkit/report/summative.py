@@ -259,7 +259,8 @@ def survey_comparison(view: PackView, measure_id: str) -> PrePostResult | None:
         rows = rows[rows["item_domain"].isin(domains)]
     if rows.empty or rows["wave"].nunique() < 2:
         return None
-    return compare_waves(rows, measure_id=measure_id, by=("domain",), alpha=view.alpha)
+    return compare_waves(rows, measure_id=measure_id, measure=view.measures[measure_id], by=("domain",),
+                         alpha=view.alpha)
 
 
 def prepost_section(view: PackView) -> HTML:
@@ -280,8 +281,9 @@ def prepost_section(view: PackView) -> HTML:
     html = html_table(["Measure", "Comparison", "Estimate (95% CI)", "p", "p (BH-adjusted)", "n before", "n after",
                        "Method"], rows, numeric=(2, 3, 4, 5, 6),
                       caption="Before and after the intervention, every measure of the stream")
-    text = " ".join(f"<p>{esc(p.narrative())}</p>" for p in parts)
-    return HTML(html + text)
+    sentences = "".join(f"<li>{esc(sentence)}</li>" for p in parts for sentence in p.sentences())
+    caveats = "".join(f"<p>{esc(p.assumptions())}</p>" for p in parts)
+    return HTML(html + f"<ul>{sentences}</ul>" + caveats)
 
 
 __all__ = ["MeasureFit", "curves", "effects", "fit_measure", "prepost", "prepost_section", "summative_measure_ids",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evalkit.config.models import Measure
 from evalkit.data.series import WAVE_ORDER
 from evalkit.errors import AnalysisError
 from evalkit.stats import prepost_methods as pm
@@ -110,6 +111,7 @@ def compare_waves(
     survey: pd.DataFrame,
     *,
     measure_id: str,
+    measure: Measure | None = None,
     by: tuple[str, ...] = BY_CHOICES,
     paired: bool = False,
     positive_col: str = "positive",
@@ -156,7 +158,8 @@ def compare_waves(
     if not rows:
         raise AnalysisError(f"{measure_id}: no item or domain has responses in both waves"
                             f"{' from the same respondents' if paired else ''}; nothing to compare.")
-    return PrePostResult(table=finish_table(rows), alpha=alpha, paired=paired, by=by)
+    measures = {measure_id: measure} if measure is not None else {}
+    return PrePostResult(table=finish_table(rows), alpha=alpha, paired=paired, by=by, measures=measures)
 
 
 __all__ = ["compare_waves"]
