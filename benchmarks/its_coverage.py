@@ -52,8 +52,9 @@ SCENARIOS = {
 }
 METHODS = {
     "mean": [("gaussian", e) for e in ("ols", "newey_west", "prais_winsten", "arma")],
-    "count": [(f, e) for f in ("poisson", "quasipoisson", "negative_binomial") for e in ("ols", "newey_west")],
-    "proportion": [("binomial", e) for e in ("ols", "newey_west")],
+    "count": [(f, e) for f in ("poisson", "quasipoisson", "negative_binomial") for e in ("ols", "newey_west")]
+    + [("quasipoisson", "prais_winsten")],
+    "proportion": [("binomial", e) for e in ("ols", "newey_west", "prais_winsten")],
 }
 KIND_OPTIONS = {"mean": {}, "count": {"denominator_col": "denominator"},
                 "proportion": {"denominator_col": "denominator"}}
@@ -70,7 +71,7 @@ def _ar1(rng: np.random.Generator, n: int, rho: float, sd: float) -> np.ndarray:
     return out
 
 
-def simulate(kind: str, seed: int) -> pd.DataFrame:
+def simulate(kind: str, seed: int, rho: float = RHO) -> pd.DataFrame:
     """One series of ``kind`` with the true changes in :data:`SCENARIOS`."""
     rng = np.random.default_rng(seed)
     n = N_PRE + N_POST
@@ -82,14 +83,14 @@ def simulate(kind: str, seed: int) -> pd.DataFrame:
     level, slope = SCENARIOS[kind]
     frame = pd.DataFrame({"period": dates})
     if kind == "mean":
-        frame["value"] = 50 + 0.1 * t + level * post + slope * since + 3 * season + _ar1(rng, n, RHO, 2.0)
+        frame["value"] = 50 + 0.1 * t + level * post + slope * since + 3 * season + _ar1(rng, n, rho, 2.0)
     elif kind == "count":
         den = rng.integers(800, 1200, n).astype(float)
-        eta = np.log(30 / 1000) + 0.002 * t + level * post + slope * since + 0.1 * season + _ar1(rng, n, RHO, 0.15)
+        eta = np.log(30 / 1000) + 0.002 * t + level * post + slope * since + 0.1 * season + _ar1(rng, n, rho, 0.15)
         frame["value"], frame["denominator"] = rng.poisson(den * np.exp(eta)), den
     else:
         trials = rng.integers(150, 250, n)
-        eta = -1.0 + 0.004 * t + level * post + slope * since + 0.1 * season + _ar1(rng, n, RHO, 0.1)
+        eta = -1.0 + 0.004 * t + level * post + slope * since + 0.1 * season + _ar1(rng, n, rho, 0.1)
         p = 1 / (1 + np.exp(-eta))
         precision = 100.0
         frame["value"] = rng.binomial(trials, rng.beta(p * precision, (1 - p) * precision))
@@ -102,10 +103,10 @@ def _options(kind: str) -> dict:
                 seasonality=1, **KIND_OPTIONS[kind])
 
 
-def one_replicate(args: tuple[str, int]) -> list[dict]:
+def one_replicate(args: tuple[str, int, float]) -> list[dict]:
     """Fit every method and ``choose`` to one simulated series; one record per method."""
-    kind, seed = args
-    data = simulate(kind, seed)
+    kind, seed, rho = args
+    data = simulate(kind, seed, rho)
     truth = dict(zip(("level_change", "slope_change"), SCENARIOS[kind], strict=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,15 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--seed", type=int, default=20231, help="first seed; replicate i uses seed + i")
     parser.add_argument("--kinds", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--rho", type=float, default=RHO, help=f"lag-1 autocorrelation of the errors (default {RHO})")
     args = parser.parse_args(argv)
-    tasks = [(kind, args.seed + i) for kind in args.kinds for i in range(args.reps)]
+    tasks = [(kind, args.seed + i, args.rho) for kind in args.kinds for i in range(args.reps)]
     started = time.perf_counter()
     with Pool(args.jobs) as pool:
         records = [r for batch in pool.imap(one_replicate, tasks, chunksize=8) for r in batch]
     elapsed = time.perf_counter() - started
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
-    print(f"ITS coverage: {args.reps} series per kind, {N_PRE} months before and {N_POST} after, AR(1) rho={RHO}, "
+    print(f"ITS coverage: {args.reps} series per kind, {N_PRE} months before and {N_POST} after, AR(1) rho={args.rho}, "
           f"seed {args.seed}, {args.jobs} jobs, {elapsed:.0f} s")
     print(f"Nominal 95%; target for the method auto chooses: {TARGET[0]:.0%} to {TARGET[1]:.0%}. "
           f"Monte Carlo standard error of a coverage near 95%: {np.sqrt(0.95 * 0.05 / args.reps):.3f}.\n")

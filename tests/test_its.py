@@ -18,7 +18,7 @@ import pytest
 import statsmodels.api as sm
 
 from evalkit.stats import its
-from evalkit.stats.its_models import auto_hac_lags, prais_winsten
+from evalkit.stats.its_models import auto_hac_lags, glm_prais_winsten, prais_winsten
 
 LINDEN = "its/linden_prop99/cigsales_long.csv"
 SICILY = "its/sicily_smoking_ban/sicily.csv"
@@ -215,9 +215,36 @@ def test_prais_winsten_equals_gls_with_ar1_covariance(prop99):
     np.testing.assert_allclose(result.fitted.params, gls.params, rtol=1e-8)
     np.testing.assert_allclose(np.sqrt(np.diag(result.fitted.cov)), gls.bse, rtol=1e-8)
     assert result.model.df_resid == n - x.shape[1]
-    # and rho converged: re-estimating it from the final untransformed residuals gives it back
-    e = y.to_numpy() - x.to_numpy() @ result.fitted.params
-    assert np.sum(e[1:] * e[:-1]) / np.sum(e[:-1] ** 2) == pytest.approx(rho, abs=1e-8)
+
+
+def test_prais_winsten_rho_maximises_the_restricted_likelihood():
+    # Construction check: the REML rho equals the minimiser of -2 l_R written with dense matrices,
+    # independently of the transform: log|R| + log|X'R^-1 X| + (n - k) log(r'R^-1 r), R the AR(1) correlation.
+    rng = np.random.default_rng(2023)
+    n = 84
+    e = np.zeros(n)
+    for i in range(1, n):
+        e[i] = 0.4 * e[i - 1] + rng.normal()
+    frame = pd.DataFrame({"period": pd.date_range("2015-01-01", periods=n, freq="MS")})
+    t = np.arange(n)
+    frame["value"] = 10 + 0.05 * t - 1.0 * (t >= 48) + e
+    result = its.fit(frame, value_col="value", date_col="period", intervention=pd.Timestamp("2019-01-01"),
+                     errors="prais_winsten")
+    rho = result.options["rho"]
+    x, y = result.design.x().to_numpy(), result.design.fit_frame["y"].to_numpy()
+    lags = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+
+    def criterion(r):
+        corr = r**lags
+        inv = np.linalg.inv(corr)
+        xtx = x.T @ inv @ x
+        beta = np.linalg.solve(xtx, x.T @ inv @ y)
+        resid = y - x @ beta
+        return np.linalg.slogdet(corr)[1] + np.linalg.slogdet(xtx)[1] + (n - x.shape[1]) * np.log(resid @ inv @ resid)
+
+    grid = np.linspace(-0.9, 0.9, 361)
+    assert grid[np.argmin([criterion(r) for r in grid])] == pytest.approx(rho, abs=0.005)
+    assert 0.2 < rho < 0.6
 
 
 def test_prais_winsten_with_rho_zero_is_ols(prop99):
@@ -316,3 +343,30 @@ def test_binomial_newey_west_equals_the_successes_failures_formulation():
     np.testing.assert_allclose(table.loc["level_change", "estimate"], reference.params[2], rtol=1e-8)
     np.testing.assert_allclose(table.loc["level_change", "std_error"], reference.bse[2], rtol=1e-6)
     np.testing.assert_allclose(table.loc["slope_change", "std_error"], reference.bse[3], rtol=1e-6)
+
+
+
+# --------------------------------------------------------------------------- AR(1) quasi-likelihood GLS (construction)
+
+
+def test_count_prais_winsten_with_rho_zero_is_the_quasipoisson_glm(sicily):
+    # Construction check: with rho fixed at 0 the AR(1) quasi-likelihood GLS is the quasi-Poisson GLM (Sicily m2).
+    qp = its.fit(sicily, value_col="aces", denominator_col="stdpop", date_col="month_start",
+                 intervention=pd.Timestamp("2005-01-01"), family="quasipoisson", slope_change=False)
+    x, rows = qp.design.x().to_numpy(), qp.design.fit_frame
+    fixed, rho, _, dispersion = glm_prais_winsten(
+        rows["y"].to_numpy(dtype=float), x, rows["t"].to_numpy(), np.zeros(len(rows), dtype=int),
+        family="quasipoisson", offset=np.log(rows["denominator"].to_numpy(dtype=float)), trials=None, rho=0.0)
+    np.testing.assert_allclose(fixed.params, qp.fitted.params, rtol=1e-7)
+    np.testing.assert_allclose(fixed.bse, np.sqrt(np.diag(qp.fitted.cov)), rtol=1e-6)
+    assert dispersion == pytest.approx(3.559, abs=5e-4)  # Lopez Bernal et al. (2017), m2 dispersion
+
+
+def test_count_prais_winsten_estimates_rho_and_widens_the_interval(sicily):
+    kw = dict(value_col="aces", denominator_col="stdpop", date_col="month_start",
+              intervention=pd.Timestamp("2005-01-01"), family="quasipoisson", seasonality=2)
+    plain, ar1 = its.fit(sicily, **kw), its.fit(sicily, errors="prais_winsten", **kw)
+    assert -1 < ar1.options["rho"] < 1
+    level = {name: r.summary().set_index("term").loc["level_change"] for name, r in (("plain", plain), ("ar1", ar1))}
+    assert level["ar1"]["ratio"] == pytest.approx(level["plain"]["ratio"], rel=0.05)
+    assert set(ar1.effects()["group"]) == {"treated"} and ar1.diagnostics()["statistic"].notna().all()

@@ -84,9 +84,12 @@ def test_ar1_gaussian_gets_prais_winsten():
     assert result.fit.options["errors"] == "prais_winsten"
 
 
-def test_white_noise_gaussian_gets_ols():
-    family, errors, _ = choose(gaussian_series(2, rho=0.0), **GAUSS)
-    assert (family, errors) == ("gaussian", "ols")
+def test_white_noise_gaussian_keeps_ar1_errors_with_rho_near_zero():
+    family, errors, table = choose(gaussian_series(2, rho=0.0), **GAUSS)
+    assert (family, errors) == ("gaussian", "prais_winsten")  # modelled whatever the pretest says ...
+    assert "finds none" in table.set_index("step").loc["autocorrelation", "reason"]
+    result = auto(gaussian_series(2, rho=0.0), **GAUSS)
+    assert abs(result.fit.options["rho"]) < 0.25  # ... and REML puts rho near 0
 
 
 def test_over_dispersed_counts_get_quasipoisson():
@@ -96,22 +99,25 @@ def test_over_dispersed_counts_get_quasipoisson():
     assert row["p_value"] < row["threshold"]
 
 
-def test_autocorrelated_quasipoisson_keeps_scaled_errors():
+def test_autocorrelated_counts_get_ar1_quasi_likelihood_gls():
     family, errors, table = choose(count_series(8, latent_sd=0.25), **COUNT)
     row = table.set_index("step").loc["autocorrelation"]
     assert row["p_value"] < row["threshold"]  # autocorrelation is flagged ...
-    assert (family, errors) == ("quasipoisson", "ols")  # ... but Newey-West covered less in the study
-    assert "Newey-West covered less" in row["reason"]
+    assert (family, errors) == ("quasipoisson", "prais_winsten")  # ... and modelled, rho by REML
+    assert "rho by REML" in row["reason"]
 
 
-def test_poisson_counts_stay_poisson():
-    family, errors, _ = choose(count_series(4, latent_sd=0.0), **COUNT)
-    assert (family, errors) == ("poisson", "ols")
+def test_poisson_counts_pass_the_dispersion_test_and_estimate_a_dispersion_near_one():
+    family, errors, table = choose(count_series(4, latent_sd=0.0), **COUNT)
+    assert table.set_index("step").loc["over_dispersion", "decision"] == "poisson"
+    assert (family, errors) == ("quasipoisson", "prais_winsten")
+    result = auto(count_series(4, latent_sd=0.0), **COUNT)
+    assert 0.6 < result.fit.fitted.info["dispersion"] < 1.5
 
 
-def test_over_dispersed_proportion_gets_sandwich_errors():
+def test_over_dispersed_proportion_gets_ar1_quasi_likelihood_gls():
     family, errors, _ = choose(proportion_series(5), **PROP)
-    assert (family, errors) == ("binomial", "newey_west")
+    assert (family, errors) == ("binomial", "prais_winsten")
 
 
 def test_choices_table_has_a_reason_per_step():
@@ -145,7 +151,8 @@ def test_sensitivity_counts_family_by_errors_with_ratios():
     result = auto(count_series(8, latent_sd=0.25), **COUNT)
     table = result.sensitivity()
     assert list(zip(table["family"], table["errors"], strict=True)) == [
-        (f, e) for f in ("poisson", "quasipoisson", "negative_binomial") for e in ("ols", "newey_west")]
+        (f, e) for f in ("poisson", "quasipoisson", "negative_binomial") for e in ("ols", "newey_west")] + [
+        ("quasipoisson", "prais_winsten")]
     fitted = table[table["note"] == ""]
     assert np.allclose(fitted["level_change_ratio"], np.exp(fitted["level_change"]))
     assert table.set_index("model").loc["quasipoisson / ols", "aic"] != table.set_index("model").loc[
@@ -159,7 +166,7 @@ def test_narrative_names_choice_and_ends_with_assumptions():
     result = auto(gaussian_series(9, rho=0.5), **GAUSS)
     text = result.narrative()
     assert "gaussian with prais_winsten errors" in text
-    assert text.endswith("so read them as somewhat too narrow.")
+    assert text.endswith("slightly short of, the 95% they claim.")
     assert "The estimates assume that nothing else changed" in text  # the chosen model's own assumptions
     assert "Sensitivity:" in text
 

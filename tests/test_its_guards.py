@@ -98,10 +98,14 @@ def test_bad_errors_lists_allowed():
         _fit(_series(), errors="hac")
 
 
-@pytest.mark.parametrize("errors", ["prais_winsten", "arma"])
-def test_gaussian_only_error_models(errors):
-    with pytest.raises(AnalysisError, match=rf"errors='{errors}' is implemented for family='gaussian' only.*newey_west"):
-        _fit(_series(), family="poisson", denominator_col="beds", errors=errors)
+def test_arma_is_gaussian_only():
+    with pytest.raises(AnalysisError, match=r"errors='arma' is implemented for family='gaussian' only.*newey_west"):
+        _fit(_series(), family="poisson", denominator_col="beds", errors="arma")
+
+
+def test_prais_winsten_estimates_its_own_dispersion_so_not_with_the_negative_binomial():
+    with pytest.raises(AnalysisError, match=r"prais_winsten.*family='quasipoisson'"):
+        _fit(_series(), family="negative_binomial", denominator_col="beds", errors="prais_winsten")
 
 
 def test_seasonality_needs_dates():

@@ -47,7 +47,7 @@ whether outcomes changed (process and balancing measures are followed formativel
 FAMILY_NAMES = {"gaussian": "linear", "poisson": "Poisson", "quasipoisson": "quasi-Poisson",
                 "negative_binomial": "negative binomial", "binomial": "binomial (logistic)"}
 ERROR_NAMES = {"ols": "model-based standard errors", "newey_west": "Newey-West (autocorrelation-robust) standard errors",
-               "prais_winsten": "AR(1) errors (Prais-Winsten)", "arma": "ARMA errors (maximum likelihood)"}
+               "prais_winsten": "AR(1) errors (Prais-Winsten GLS, autocorrelation by REML)", "arma": "ARMA errors (maximum likelihood)"}
 
 VALUE_COLUMN = {"count": "numerator", "rate": "numerator", "proportion": "numerator", "mean": "value"}
 DENOMINATOR_COLUMN = {"count": None, "rate": "denominator", "proportion": "denominator", "mean": None}

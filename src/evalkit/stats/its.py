@@ -78,7 +78,8 @@ def fit(data: pd.DataFrame, *, value_col: str, date_col: str, intervention: obje
     denominator_col
         Counts: exposure, entered as offset log(denominator). Binomial: number of trials.
     errors
-        ``ols``, ``newey_west``, ``prais_winsten`` (gaussian) or ``arma`` (gaussian, one series).
+        ``ols``, ``newey_west``, ``prais_winsten`` (AR(1) errors, rho by REML; quasi-likelihood GLS for
+        count and binomial families) or ``arma`` (gaussian, one series).
     hac_lags
         Newey-West lag; None applies floor(4 (n/100)^(2/9)) (Newey & West 1994), n = periods in
         the treated series' fit.

@@ -41,7 +41,7 @@ from evalkit.errors import AnalysisError, ShortSeriesWarning
 FAMILIES = ("gaussian", "poisson", "quasipoisson", "negative_binomial", "binomial")
 LOG_LINK = ("poisson", "quasipoisson", "negative_binomial")
 ERRORS = ("ols", "newey_west", "prais_winsten", "arma")
-GAUSSIAN_ONLY_ERRORS = ("prais_winsten", "arma")
+GAUSSIAN_ONLY_ERRORS = ("arma",)
 MIN_SIDE = 3  # fewest points either side of the intervention that identify a level and a slope (plus 1 df)
 WARN_SIDE = 8  # Wagner et al. (2002) J Clin Pharm Ther 27:299 and Penfold & Zhang (2013): 8+ points per segment
 MONTHS_PER_YEAR = 12  # harmonic period for monthly data
@@ -91,10 +91,12 @@ def check_options(*, family: str, errors: str, hac_lags: int | None, arma_order:
     """Check the options alone, before looking at the data."""
     _allowed("family", family, FAMILIES)
     _allowed("errors", errors, ERRORS)
+    if errors == "prais_winsten" and family == "negative_binomial":
+        raise AnalysisError("errors='prais_winsten' is quasi-likelihood GLS and estimates its own dispersion: use "
+                            "family='quasipoisson' with it, or errors='newey_west' with the negative binomial.")
     if errors in GAUSSIAN_ONLY_ERRORS and family != "gaussian":
-        hint = ("use errors='newey_west' for autocorrelation-robust standard errors with a count family"
-                if errors == "prais_winsten" else
-                "model the log rate as gaussian, or use errors='newey_west' with the count family")
+        hint = ("use errors='prais_winsten' (AR(1) quasi-likelihood GLS) or 'newey_west' with a count family, or "
+                "model the log rate as gaussian")
         raise AnalysisError(f"errors={errors!r} is implemented for family='gaussian' only, got family={family!r}; "
                             f"{hint}.")
     if hac_lags is not None and (not isinstance(hac_lags, (int, np.integer)) or hac_lags < 0):
