@@ -106,3 +106,19 @@ def test_packs_recover_the_demos_embedded_level_changes(demo_project):
                                            (0.04567, "0.046"), (float("nan"), "")])
 def test_p_values_are_shown_as_readers_expect(p, shown):
     assert summative.format_p(p) == shown
+
+
+def test_a_short_series_warning_is_shown_in_the_pack(care_homes, monkeypatch):
+    short = dict(care_homes.series)
+    frame = short["falls_with_harm"]
+    start = pd.Timestamp(care_homes.pack.parameters.intervention.start)
+    periods = pd.to_datetime(frame["period"])
+    # five months either side of the intervention (after the transition): enough to fit, too few to trust
+    keep = (periods >= start - pd.DateOffset(months=5)) & (periods < start + pd.DateOffset(months=8))
+    short["falls_with_harm"] = frame[keep.to_numpy()].reset_index(drop=True)
+    view = pack.PackView(**{**{f: getattr(care_homes, f) for f in care_homes.__dataclass_fields__}, "series": short})
+    shown = []
+    monkeypatch.setattr(summative, "display", shown.append)
+    fit = summative.summative_section(view, "falls_with_harm")
+    assert fit.result is not None and fit.warnings
+    assert any("Caution:" in getattr(x, "data", "") for x in shown)

@@ -15,6 +15,7 @@ those numbers.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -24,7 +25,7 @@ from IPython.display import HTML, display
 
 from evalkit.config.models import Measure
 from evalkit.data import store
-from evalkit.errors import AnalysisError, DataValidationError
+from evalkit.errors import AnalysisError, DataValidationError, EvalkitWarning
 from evalkit.report import tables
 from evalkit.report.figures import FIGSIZE, its_chart, style
 from evalkit.report.pack import PackView, _item_domains
@@ -55,12 +56,13 @@ DENOMINATOR_COLUMN = {"count": None, "rate": "denominator", "proportion": "denom
 
 @dataclass(frozen=True)
 class MeasureFit:
-    """One measure's interrupted time series, or why it could not be fitted."""
+    """One measure's interrupted time series, or why it could not be fitted, and the warnings it raised."""
 
     measure_id: str
     measure: Measure
     result: AutoResult | None
     problem: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def summative_measure_ids(view: PackView) -> tuple[str, ...]:
@@ -75,15 +77,19 @@ def fit_measure(view: PackView, measure_id: str) -> MeasureFit:
     params = view.pack.parameters
     series = view.series[measure_id]
     frame = series[series["numerator"].notna()].reset_index(drop=True)
-    try:
-        result = auto(frame, value_col=VALUE_COLUMN[measure.kind], date_col="period",
-                      intervention=params.intervention.start, kind=measure.kind,
-                      denominator_col=DENOMINATOR_COLUMN[measure.kind], seasonality=SEASONAL_HARMONICS,
-                      transition=params.intervention.transition_months, alpha=view.alpha)
-    except AnalysisError as exc:
-        logger.warning("%s/%s %s: %s", view.locality, view.stream, measure_id, exc)
-        return MeasureFit(measure_id, measure, None, str(exc))
-    return MeasureFit(measure_id, measure, result)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EvalkitWarning)
+        try:
+            result = auto(frame, value_col=VALUE_COLUMN[measure.kind], date_col="period",
+                          intervention=params.intervention.start, kind=measure.kind,
+                          denominator_col=DENOMINATOR_COLUMN[measure.kind], seasonality=SEASONAL_HARMONICS,
+                          transition=params.intervention.transition_months, alpha=view.alpha)
+        except AnalysisError as exc:
+            logger.warning("%s/%s %s: %s", view.locality, view.stream, measure_id, exc)
+            return MeasureFit(measure_id, measure, None, str(exc))
+    # evalkit's own warnings (e.g. ShortSeriesWarning) are shown in the pack, where a reader sees them.
+    notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, EvalkitWarning)))
+    return MeasureFit(measure_id, measure, result, warnings=notes)
 
 
 # --------------------------------------------------------------------------- converting to the measure's units
@@ -223,6 +229,8 @@ def summative_section(view: PackView, measure_id: str) -> MeasureFit:
         return fit
     series = view.series[measure_id]
     result = fit.result
+    for note in fit.warnings:
+        display(HTML(f'<p class="evalkit-note"><strong>Caution:</strong> {esc(note)}</p>'))
     display(HTML(f"<p>Model: <strong>{esc(FAMILY_NAMES.get(result.family, result.family))}</strong> regression "
                  f"with <strong>{esc(ERROR_NAMES.get(result.errors, result.errors))}</strong>, seasonality as one "
                  "annual sine/cosine pair, transition months left out of the fit.</p>" + choices_table(result)))

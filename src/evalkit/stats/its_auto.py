@@ -199,9 +199,11 @@ def _autocorrelation(base, family: str) -> tuple[bool, dict]:
         stat, p, _, _ = acorr_breusch_godfrey(_fitted(base), nlags=BG_LAGS)
         test = f"Breusch-Godfrey, lag {BG_LAGS}"
     else:
-        lb = acorr_ljungbox(_residuals(base), lags=[LB_LAGS])
+        resid = _residuals(base)
+        lags = max(1, min(LB_LAGS, len(resid) // 2 - 1))  # a short series cannot carry twelve lags
+        lb = acorr_ljungbox(resid, lags=[lags])
         stat, p = float(lb["lb_stat"].iloc[0]), float(lb["lb_pvalue"].iloc[0])
-        test = f"Ljung-Box on Pearson residuals, lags 1-{LB_LAGS}"
+        test = f"Ljung-Box on Pearson residuals, lags 1-{lags}"
     found = p < PRETEST_ALPHA
     if family == "gaussian":
         decision = "prais_winsten" if found else "ols"

@@ -53,6 +53,7 @@ PW_TOL = 1e-10  # tolerance on rho when it is estimated
 RHO_BOUNDS = (-0.99, 0.99)  # search interval for the AR(1) coefficient: stationary errors only
 GLS_MAX_ITER = 100  # IRLS steps of the AR(1) quasi-likelihood fit
 GLS_TOL = 1e-9  # largest change in a coefficient that counts as converged
+RHO_UPDATES = 25  # IRLS steps that re-estimate rho; in short series rho and the weights can otherwise cycle
 NB_METHOD, NB_MAXITER = "lbfgs", 2000  # bounded quasi-Newton: statsmodels' default bfgs stalls on offset rate data
 
 
@@ -213,8 +214,8 @@ def glm_prais_winsten(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.nd
             weight, working = mu, eta - offset + (y - mu) / mu
         root = np.sqrt(weight)
         zw, xw = working * root, x * root[:, None]
-        if rho is None:
-            current = reml_rho(zw, xw, t, groups)
+        if rho is None and iteration <= RHO_UPDATES:
+            current = reml_rho(zw, xw, t, groups)  # then held, so that IRLS converges as for a GLM
         result = sm.OLS(_prais_transform(zw, t, groups, current), _prais_transform(xw, t, groups, current)).fit()
         new = np.asarray(result.params, dtype=float)
         if np.max(np.abs(new - beta)) < GLS_TOL:
