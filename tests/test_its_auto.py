@@ -166,7 +166,7 @@ def test_narrative_names_choice_and_ends_with_assumptions():
     result = auto(gaussian_series(9, rho=0.5), **GAUSS)
     text = result.narrative()
     assert "gaussian with prais_winsten errors" in text
-    assert text.endswith("slightly short of, the 95% they claim.")
+    assert text.endswith("can leave them too narrow.")
     assert "The estimates assume that nothing else changed" in text  # the chosen model's own assumptions
     assert "Sensitivity:" in text
 
