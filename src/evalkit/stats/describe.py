@@ -250,6 +250,26 @@ class WindowSummary:
         return _plot_estimates(self.table, labels, self.measure, self.alpha, ax)
 
 
+def resolve_windows(series: pd.DataFrame, *, intervention: dt.date, transition_months: int,
+                    baseline: Window | None, post: Window | None) -> tuple[Window, Window]:
+    """The pre and post windows: as given, else the series' first month to the month before the intervention
+    and the first month after the transition to the series' last month; the transition belongs to neither."""
+    intervention = intervention.replace(day=1)
+    post_start = add_months(intervention, transition_months)
+    months = pd.to_datetime(series["period"])
+    first = months.min().date() if len(months) else intervention
+    last = months.max().date() if len(months) else post_start
+    baseline = baseline or Window(start=min(first, add_months(intervention, -1)), end=add_months(intervention, -1))
+    post = post or Window(start=post_start, end=max(last, post_start))
+    if baseline.end >= intervention:
+        raise AnalysisError(f"baseline window ends {baseline.end:%Y-%m}, not before the intervention "
+                            f"({intervention:%Y-%m}); end it by {add_months(intervention, -1):%Y-%m}.")
+    if post.start < post_start:
+        raise AnalysisError(f"post window starts {post.start:%Y-%m}, inside the transition; start it at "
+                            f"{post_start:%Y-%m} or later, or shorten transition_months.")
+    return baseline, post
+
+
 def describe_windows(
     series: pd.DataFrame,
     *,
@@ -294,18 +314,9 @@ def describe_windows(
     _single(series, "locality")
     measure_id = _single(series, "measure_id") or "unnamed"
     intervention = intervention.replace(day=1)
-    post_start = add_months(intervention, transition_months)
     months = pd.to_datetime(series["period"])
-    first = months.min().date() if len(months) else intervention
-    last = months.max().date() if len(months) else post_start
-    baseline = baseline or Window(start=min(first, add_months(intervention, -1)), end=add_months(intervention, -1))
-    post = post or Window(start=post_start, end=max(last, post_start))
-    if baseline.end >= intervention:
-        raise AnalysisError(f"baseline window ends {baseline.end:%Y-%m}, not before the intervention "
-                            f"({intervention:%Y-%m}); end it by {add_months(intervention, -1):%Y-%m}.")
-    if post.start < post_start:
-        raise AnalysisError(f"post window starts {post.start:%Y-%m}, inside the transition; start it at "
-                            f"{post_start:%Y-%m} or later, or shorten transition_months.")
+    baseline, post = resolve_windows(series, intervention=intervention, transition_months=transition_months,
+                                     baseline=baseline, post=post)
 
     rows = []
     for name, window in (("pre", baseline), ("post", post)):

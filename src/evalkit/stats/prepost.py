@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.config.models import Measure, Window
-from evalkit.data.series import add_months
 from evalkit.errors import AnalysisError
+from evalkit.stats.describe import resolve_windows
 from evalkit.stats import prepost_methods as pm
 from evalkit.stats.prepost_result import (
     ALPHA,
@@ -103,25 +103,6 @@ def _check_series(series: pd.DataFrame, measure_id: str, what: str) -> None:
             values = sorted(map(str, series[column].dropna().unique()))[:6]
             raise AnalysisError(f"{measure_id}: the {what} holds several values of {column!r} ({', '.join(values)}); "
                                 f"pass one {column.removesuffix('_id')} at a time.")
-
-
-def resolve_windows(series: pd.DataFrame, *, intervention: dt.date, transition_months: int,
-                    baseline: Window | None, post: Window | None) -> tuple[Window, Window]:
-    """The pre and post windows, with describe_windows' defaults and checks (transition left out)."""
-    intervention = intervention.replace(day=1)
-    post_start = add_months(intervention, transition_months)
-    months = pd.to_datetime(series["period"])
-    first = months.min().date() if len(months) else intervention
-    last = months.max().date() if len(months) else post_start
-    baseline = baseline or Window(start=min(first, add_months(intervention, -1)), end=add_months(intervention, -1))
-    post = post or Window(start=post_start, end=max(last, post_start))
-    if baseline.end >= intervention:
-        raise AnalysisError(f"baseline window ends {baseline.end:%Y-%m}, not before the intervention "
-                            f"({intervention:%Y-%m}); end it by {add_months(intervention, -1):%Y-%m}.")
-    if post.start < post_start:
-        raise AnalysisError(f"post window starts {post.start:%Y-%m}, inside the transition; start it at "
-                            f"{post_start:%Y-%m} or later, or shorten transition_months.")
-    return baseline, post
 
 
 def _window_rows(series: pd.DataFrame, window: Window, *, name: str, what: str, measure_id: str,
