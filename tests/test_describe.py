@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from evalkit.config.models import Measure, Window
+from evalkit.config.models import Window
 from evalkit.errors import AnalysisError, ShortSeriesWarning
 from evalkit.stats.describe import (
     SUMMARY_COLUMNS,
@@ -25,18 +25,9 @@ from evalkit.stats.describe import (
     describe_windows,
     format_estimate,
 )
+from measures import measure
 
 INTERVENTION = dt.date(2017, 4, 1)
-
-
-def measure(kind: str, **extra) -> Measure:
-    base = dict(name="Falls with harm", domain="past_harm", family="outcome", kind=kind,
-                numerator="Falls with harm", unit="falls", improvement_direction="decrease", streams=("care_homes",))
-    if kind in ("rate", "proportion", "mean"):
-        base["denominator"] = "Occupied bed days"
-    if kind == "rate":
-        base["per"] = 1000
-    return Measure(**{**base, **extra})
 
 
 def series(rows: list[tuple[str, float, float]], *, scale: float = 1.0, kind: str = "rate") -> pd.DataFrame:

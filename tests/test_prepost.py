@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evalkit.config.models import Measure, Window
+from evalkit.config.models import Window
 from evalkit.errors import AnalysisError
 from evalkit.stats import prepost_methods as pm
 from evalkit.stats.prepost import SUMMARY_COLUMNS, adjust_fdr, compare, compare_measures, compare_waves
+from measures import measure
 
 matplotlib.use("Agg")
 
@@ -37,16 +38,6 @@ WY = [1.15, 0.88, 0.90, 0.74, 1.21]
 # R ?wilcox.test, paired depression example (Hollander & Wolfe 1973, p. 29)
 DEP_X = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
 DEP_Y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
-
-
-def measure(kind: str, **extra) -> Measure:
-    base = dict(name="Falls with harm", domain="past_harm", family="outcome", kind=kind,
-                numerator="Falls with harm", unit="falls", improvement_direction="decrease", streams=("care_homes",))
-    if kind in ("rate", "proportion", "mean"):
-        base["denominator"] = "Occupied bed days"
-    if kind == "rate":
-        base["per"] = 1000
-    return Measure(**{**base, **extra})
 
 
 def series(pre: list[tuple[float, float]], post: list[tuple[float, float]], *, transition: int = 0,
