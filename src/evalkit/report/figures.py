@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
+import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -18,7 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from cycler import cycler
+from IPython.display import SVG
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
@@ -82,6 +86,22 @@ def style() -> Iterator[None]:
     """Apply the evalkit chart style for the duration of a ``with`` block (fonts, colours, SVG ids)."""
     with plt.rc_context(RC):
         yield
+
+
+def accessible_svg(figure: Figure, alt: str) -> SVG:
+    """The figure as inline SVG with its description as the SVG's title and accessible name.
+
+    Rendered with the same settings as the notebook's inline backend (fixed id salt, no creation date,
+    tight bounding box), so the output is identical on every run.
+    """
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    svg = buffer.getvalue()
+    start = svg.index("<svg")
+    end = svg.index(">", start)
+    label = html.escape(alt, quote=True)
+    svg = f'{svg[start:end]} role="img" aria-label="{label}"><title>{label}</title>{svg[end + 1:]}'
+    return SVG(data=svg)
 
 
 def _events(events: Iterable[Any]) -> list[tuple[dt.date, str]]:

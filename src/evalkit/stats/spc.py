@@ -130,33 +130,34 @@ def _dispersion(chart: str, y: np.ndarray, n: np.ndarray | None) -> dict[str, fl
 
 def _choose(chart: str, kind: str | None, frame: pd.DataFrame, base: np.ndarray) -> tuple[str, str]:
     if chart != "auto":
-        return chart, f"{chart} chart as requested"
+        return chart, "it was asked for"
     if kind is None:
         if "denominator" in frame:
             raise AnalysisError("chart='auto' with a denominator_col needs the measure's kind "
                                 f"({', '.join(CHART_FOR_KIND)}) to tell a proportion from a rate; pass kind=")
-        return "xmr", "XmR chart: a single value per period with no denominator"
+        return "xmr", "there is a single value per period and no denominator"
     if kind not in CHART_FOR_KIND:
         raise _opt_error("kind", kind, CHART_FOR_KIND)
     first = CHART_FOR_KIND[kind]
     if first == "xmr":
-        return first, f"XmR chart for a measure of kind {kind!r}"
+        return first, f"the measure is a {kind}"
     if first in NEEDS_DENOMINATOR and "denominator" not in frame:
         raise AnalysisError(f"a {kind} measure needs denominator_col for its {first} chart")
     y = frame["numerator"].to_numpy()[base]
     n = frame["denominator"].to_numpy()[base] if first in NEEDS_DENOMINATOR else None
     if np.isfinite(y).sum() < 3:
-        return first, f"{first} chart for a measure of kind {kind!r} (too few points to test dispersion)"
+        return first, f"the measure is a {kind} (too few points to test for over-dispersion)"
     d = _dispersion(first, y, n)
     test = (f"Pearson dispersion {d['ratio']:.2f} (chi-square {d['chi2']:.1f} on {d['df']} df, p = "
             f"{d['p_value']:.2g}), sigma_z {d['sigma_z']:.2f}")
     if d["p_value"] < OVERDISPERSION_ALPHA and d["sigma_z"] > 1:
         if first == "c":
-            return "xmr", (f"XmR chart: the counts vary more than a Poisson c chart allows ({test}), so the limits "
-                           "come from the moving ranges")
-        return LANEY[first], (f"Laney {first}' chart: the points vary more than the {first} chart's binomial/"
-                              f"Poisson limits allow ({test}); Laney's sigma_z widens the limits")
-    return first, f"{first} chart for a measure of kind {kind!r} ({test}: no over-dispersion)"
+            return "xmr", (f"the counts vary more than a Poisson c chart allows ({test}), so the limits come from "
+                           "the moving ranges")
+        model = "binomial" if first == "p" else "Poisson"
+        return LANEY[first], (f"the points vary more than the {first} chart's {model} limits allow ({test}), so "
+                              "Laney's sigma_z widens them")
+    return first, f"the measure is a {kind} with no over-dispersion before the intervention ({test})"
 
 
 def _point_types(flags: dict[str, np.ndarray], trend_up: np.ndarray, trend_down: np.ndarray,
@@ -241,7 +242,7 @@ def fit(
         ``"auto"`` (by ``kind``: count -> c, rate -> u, proportion -> p,
         mean -> XmR; p and u become Laney's p' and u', and c becomes XmR, when
         the baseline points are over-dispersed: Pearson chi-square p < 0.01
-        and sigma_z > 1; the reason is kept in ``chart_reason``), or one of
+        and sigma_z > 1; why, as a clause, is kept in ``chart_reason``), or one of
         ``xmr``, ``c``, ``p``, ``pp`` (p'), ``u``, ``up`` (u'), ``g``, ``t``.
     denominator_col
         Trials (p, p') or exposure (u, u').
@@ -321,16 +322,18 @@ def fit(
         members = np.flatnonzero(phase == p)
         y = frame["numerator"].to_numpy()[members]
         den = frame["denominator"].to_numpy()[members] if chosen in NEEDS_DENOMINATOR else None
-        lim = spc_limits.compute(chosen, y, den, base=base[members], limit_multiplier=limit_multiplier,
-                                 screen_outliers=screen_outliers,
-                                 multiply=multiply if chosen in NEEDS_DENOMINATOR else 1.0)
-        cols["value"][members] = lim.value
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols["value"][members] = y if den is None else np.where(den > 0, y / den * multiply, np.nan)
         n_base = int(base[members].sum())
         if min_points is not None and n_base < min_points:
             first, last = dates.iloc[members[0]], dates.iloc[members[-1]]
             warned.append(f"phase {p} ({first:%b %Y} to {last:%b %Y}) has {n_base} point(s) to set its limits, fewer "
                           f"than the {min_points} Making Data Count needs: no limits or icons are shown for it")
             continue
+        lim = spc_limits.compute(chosen, y, den, base=base[members], limit_multiplier=limit_multiplier,
+                                 screen_outliers=screen_outliers,
+                                 multiply=multiply if chosen in NEEDS_DENOMINATOR else 1.0)
+        cols["value"][members] = lim.value
         for k in ("centre", "lpl", "upl", "lower_2sigma", "upper_2sigma"):
             cols[k][members] = getattr(lim, k)
         phase_details[int(p)] = {**lim.details, "n_base": n_base}

@@ -36,6 +36,16 @@ sigma_z = AMR(z) / 1.128 of z_i = (y_i/n_i - centre) / sigma_i (Laney 2002,
 Quality Engineering 14:531-537). Everything is multiplied by ``multiply`` at
 the end, as qicharts2's ``multiply`` argument (100 for percentages, 10,000 for
 rates per 10,000).
+
+Floors and caps follow qicharts2: lines of c, u, u', g and t charts stop at 0,
+those of p and p' stay within [0, 1], the s chart's lower lines are B3 x centre
+(B3 >= 0), and xmr and xbar lines may go below zero. Where evalkit departs from
+qicharts2 (1b9487e), on purpose: an empty subgroup (n = 0) is ignored when the
+xbar/s SD is pooled (qicharts2 lets it subtract one degree of freedom); a point
+with a denominator but no count keeps its limits (qicharts2 drops them); the t
+chart's 2- and 1-sigma lower lines are floored at 0 like its LCL (qicharts2
+leaves them missing when negative); and when every base moving range is 0
+nothing is screened (qicharts2 would have no AMR left).
 """
 
 from __future__ import annotations
@@ -54,24 +64,22 @@ MDC_MULTIPLIER = 2.66  # NHS England Making Data Count XmR limits: mean +/- 2.66
 SHEWHART_MULTIPLIER = 3 / D2  # 3 sigma with sigma = AMR / d2, as qicharts2 and PowerBI-SPC
 MR_SCREEN = 3.267  # D4 for n = 2: moving ranges at or above 3.267 x AMR are screened out (once)
 T_POWER = 3.6  # Nelson (1994) J Qual Technol 26:239: y^(1/3.6) makes exponential times near-normal
-G_MEDIAN_FACTOR = 0.693  # qicharts2: with a given mean, the g chart's plotted centre is 0.693 x mean (log 2)
 SIGMAS = (1, 2, 3)  # the lines returned: 1, 2 and 3 sigma either side of the centre
 
 _NEEDS_N = frozenset({"p", "pp", "u", "up", "xbar", "s"})
 _NEEDS_SD = frozenset({"xbar", "s"})
 _NON_NEGATIVE = frozenset({"c", "p", "pp", "u", "up", "g"})
-_MULTIPLIER_CHARTS = frozenset({"xmr", "t"})
 _N_MEANING = {"p": "trials", "pp": "trials", "u": "exposure", "up": "exposure", "xbar": "subgroup sizes",
               "s": "subgroup sizes"}
 _SCALED_DETAILS = frozenset({"amr", "amr_screened", "sigma", "mean_centre", "median_centre"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Limits:
     """One phase of a control chart: the plotted value, centre and sigma lines of every point.
 
-    All arrays have one entry per point of the phase, in order, and are
-    multiplied by ``multiply``. NaN marks a point without the number: no
+    All arrays have one entry per point of the phase, in order, are
+    multiplied by ``multiply`` and are read-only (copy one to change it). NaN marks a point without the number: no
     value (missing ``y``, or a missing or zero denominator), or no limit.
 
     Attributes:
@@ -177,14 +185,13 @@ def compute(chart: str, y, n=None, *, sd=None, base=None, limit_multiplier: floa
     value, centre, lines, details = _CALCULATORS[phase.chart](phase)
     if phase.chart not in ("t", "pp", "up"):
         details = {k: v * multiply if k in _SCALED_DETAILS else v for k, v in details.items()}
-    scale = float(multiply)
-    return Limits(
-        chart=phase.chart, value=value * scale, centre=centre * scale,
-        lpl=lines[3][0] * scale, upl=lines[3][1] * scale,
-        lower_2sigma=lines[2][0] * scale, upper_2sigma=lines[2][1] * scale,
-        lower_1sigma=lines[1][0] * scale, upper_1sigma=lines[1][1] * scale,
-        details={k: float(v) for k, v in details.items()},
-    )
+    arrays = {"value": value, "centre": centre, "lpl": lines[3][0], "upl": lines[3][1],
+              "lower_2sigma": lines[2][0], "upper_2sigma": lines[2][1],
+              "lower_1sigma": lines[1][0], "upper_1sigma": lines[1][1]}
+    for name, array in arrays.items():
+        arrays[name] = np.asarray(array, dtype=float) * float(multiply)
+        arrays[name].flags.writeable = False
+    return Limits(chart=phase.chart, **arrays, details={k: float(v) for k, v in details.items()})
 
 
 # --------------------------------------------------------------------------- validation
@@ -371,6 +378,9 @@ def _u(phase: _Phase) -> _Raw:
 
 def _laney(phase: _Phase, binomial: bool) -> _Raw:
     value, n, cl, used = _ratio(phase)
+    if cl == 0 or (binomial and cl == 1):
+        raise _too_few(phase, f"the base {'proportion' if binomial else 'rate'} is {cl:g}, so Laney's z-scores "
+                              f"are undefined (use a {'p' if binomial else 'u'} chart)")
     sigma_i = np.sqrt(cl * (1 - cl) / n) if binomial else np.sqrt(cl / n)
     z = (value - cl) / sigma_i
     details = _moving_ranges(z, phase.base, phase.screen_outliers, phase)

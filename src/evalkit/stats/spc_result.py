@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
 
 # NHS England Making Data Count colours (SPC Single Chart Tool v5.0)
 MDC_COLOURS = {
@@ -27,6 +28,7 @@ LABELS = {"common_cause": "common cause", "special_cause_improvement": "special 
           "special_cause_concern": "special cause: concern", "special_cause_neutral_high": "special cause (high)",
           "special_cause_neutral_low": "special cause (low)"}
 LINE_COLOUR = "#231F20"  # NHS black for centre and limits
+EVENT_COLOUR = "#425563"  # NHS dark grey
 TARGET_COLOUR = "#DA291C"  # NHS emergency-services red, as the MDC target line
 CHART_NAMES = {"xmr": "XmR", "c": "c", "p": "p", "pp": "Laney p'", "u": "u", "up": "Laney u'", "g": "g", "t": "t"}
 RULE_WORDS = {"outside_limits": "beyond a process limit", "shift": "a run on one side of the mean",
@@ -40,6 +42,10 @@ def _num(value: float) -> str:
     size = abs(value)
     return f"{value:,.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.2g}" if size < 1 else \
         f"{value:.2f}"
+
+
+def _unit(unit: str) -> str:
+    return unit if unit in ("", "%") else f" {unit}"
 
 
 def variation_icon(point_type: str | None, direction: str) -> str:
@@ -157,7 +163,7 @@ class SpcResult:
     def reading(self, unit: str = "") -> str:
         """One line: what the latest points say, e.g. "special cause improvement since Mar 2018: 7 points below
         the mean"."""
-        suffix = f" {unit}" if unit else ""
+        suffix = _unit(unit)
         if not self.has_limits:
             return (f"Too few points for limits ({int(self.table['value'].notna().sum())}; "
                     f"{self.options['min_points']} needed): read it as a run chart.")
@@ -186,7 +192,7 @@ class SpcResult:
         t = self.table
         text = (f"{CHART_NAMES[self.chart]} chart of {measure} from {t['date'].iloc[0]:%b %Y} to "
                 f"{t['date'].iloc[-1]:%b %Y}, {int(t['value'].notna().sum())} points.")
-        suffix = f" {unit}" if unit else ""
+        suffix = _unit(unit)
         for _, row in self.summary().iterrows():
             if not np.isfinite(row["centre"]):
                 continue
@@ -203,8 +209,8 @@ class SpcResult:
                  f"{o['trend_points']} or more points rising or falling, or two of three points beyond the same "
                  "two-sigma line")
         warn = "".join(f" Note: {w}." for w in self.warnings)
-        return (f"{self.reading(unit)} Chart: {self.chart_reason}. Special cause means {rules} (NHS England Making "
-                f"Data Count rules).{warn} These rules assume the points are independent from month to month; "
+        return (f"{self.reading(unit)} {CHART_NAMES[self.chart]} chart, because {self.chart_reason}. Special cause "
+                f"means {rules} (NHS England Making Data Count rules).{warn} These rules assume the points are independent from month to month; "
                 "seasonality or autocorrelation can produce runs that are not a change in the process.")
 
     # ------------------------------------------------------------------ chart
@@ -240,11 +246,18 @@ class SpcResult:
         if self.options["target"] is not None:
             ax.axhline(self.options["target"], color=TARGET_COLOUR, ls="-.", lw=1.2)
             handles.append(Line2D([], [], color=TARGET_COLOUR, ls="-.", label="target"))
-        for when, label in self.events:
-            ax.axvline(pd.Timestamp(when), color="#425563", ls=":", lw=1)
-            ax.annotate(label, (pd.Timestamp(when), 1), xycoords=("data", "axes fraction"), rotation=90, va="top",
-                        ha="right", fontsize=7, color="#425563")
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        for number, (when, label) in enumerate(self.events, start=1):
+            x = pd.Timestamp(when)
+            ax.axvline(x, color=EVENT_COLOUR, ls=":", lw=1, zorder=0)
+            ax.plot([x], [1.0], transform=top, marker="o", markersize=11, markerfacecolor="white",
+                    markeredgecolor=EVENT_COLOUR, linestyle="none", clip_on=False, zorder=4)
+            ax.plot([x], [1.0], transform=top, marker=f"${number}$", markersize=5.5, color=LINE_COLOUR,
+                    linestyle="none", clip_on=False, zorder=5)
+            handles.append(Line2D([], [], marker=f"${number}$", markersize=6, color=LINE_COLOUR, linestyle="none",
+                                  label=label))
         if ylabel:
             ax.set_ylabel(ylabel)
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=2, borderaxespad=0.0,
+                  fontsize=8, frameon=False)
         return ax
