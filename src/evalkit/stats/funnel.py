@@ -416,5 +416,6 @@ def fit(data: pd.DataFrame, *, numerator_col: str, denominator_col: str, group_c
                         excluded_table=excluded, curve=curve)
 
 
-__all__ = ["DATA_TYPES", "DEFAULT_TRIM", "LEVELS", "SR_METHODS", "Z", "binomial_limit", "dispersion", "fit",
-           "limit_table", "poisson_limit", "standard_error", "transform", "truncate", "winsorise", "z_scores"]
+__all__ = ["DATA_TYPES", "DEFAULT_TRIM", "LEVELS", "SR_METHODS", "Z", "back_transform", "binomial_limit",
+           "dispersion", "exact_limit", "fit", "limit_table", "poisson_limit", "scale_key", "standard_error",
+           "transform", "truncate", "winsorise", "z_scores"]
