@@ -361,3 +361,40 @@ def test_narrative_and_alt_text_snapshot(refdata):
                                        "the process.")
     alt = result.alt_text("A&E breaches", "breaches")
     assert alt.startswith("XmR chart of A&E breaches from Apr 2016 to Mar 2018, 24 points. Phase 1")
+
+
+# --------------------------------------------------------------------------- qicharts2 through fit()
+
+QIC = "spc/qicharts2"
+# qicharts2 attached: 3-sigma limits (AMR / 1.128) with screened moving ranges; limits for any n; rules by part
+QIC_SETTINGS = {"limit_multiplier": 3 / 1.128, "screen_outliers": True, "min_points": None,
+                "rules_across_phases": False}
+QIC_CASES = [  # expected file, chart, multiply; the qic() call is in qicharts2/EXPECTED.md
+    ("R2_i_vignette_outlier", "xmr", 1),  # qic(y, chart = 'i'): one sigma signal at point 22
+    ("R3_i_vignette_shift2sd", "xmr", 1),  # qic(y, chart = 'i'): no sigma signal
+    ("C4_c_cdi_part24", "c", 1),  # qic(month, n, data = cdi, chart = 'c', part = 24)
+    ("C5_u_cdi_part24_x10000", "u", 10000),  # qic(month, n, days, chart = 'u', part = 24, multiply = 10000)
+    ("C6_up_cdi_part24_x10000", "up", 10000),  # the same with chart = 'up'
+    ("K1_p_cabg_readmissions", "p", 1),  # qic(month, readmissions, n, chart = 'p')
+    ("K2_pp_cabg_readmissions", "pp", 1),  # qic(month, readmissions, n, chart = 'pp')
+    ("K3_p_cabg_deaths", "p", 1),  # qic(month, deaths, n, chart = 'p')
+]
+
+
+@pytest.mark.parametrize(("name", "chart", "multiply"), QIC_CASES)
+def test_qicharts2_limits_and_sigma_signals_through_fit(refdata, name, chart, multiply):
+    """Limits per point (rel 1e-9) and qicharts2's sigma.signal (outside the limits) through spc.fit."""
+    expected = pd.read_csv(refdata / QIC / f"{name}_expected.csv")
+    frame = pd.DataFrame({"period": pd.date_range("2000-01-01", periods=len(expected), freq="MS"),
+                          "num": expected["y.sum"] if chart != "xmr" else expected["y"], "den": expected["n"]})
+    rebase = frame["period"][expected["part"].diff().fillna(0) != 0].tolist()
+    result = spc.fit(frame, value_col="num", date_col="period", chart=chart, multiply=multiply, rebase=rebase,
+                     denominator_col="den" if chart in spc.NEEDS_DENOMINATOR else None, **QIC_SETTINGS)
+    points = result.points()
+    np.testing.assert_allclose(points["value"], expected["y"], rtol=1e-9)
+    np.testing.assert_allclose(points["centre"], expected["cl"], rtol=1e-9)
+    np.testing.assert_allclose(points["upl"], expected["ucl"], rtol=1e-9)
+    lower = expected["lcl"].to_numpy(dtype=float)
+    got = points["lpl"].to_numpy()
+    np.testing.assert_allclose(got[np.isfinite(lower)], lower[np.isfinite(lower)], rtol=1e-9, atol=1e-12)
+    assert (points["outside_limits"] != 0).tolist() == expected["sigma.signal"].tolist()

@@ -97,6 +97,20 @@ def no_data(measure: Measure, locality_name: str) -> str:
     return f"<p>No data for {esc(measure.name.lower())} in {esc(locality_name)}: nothing to show.</p>"
 
 
+SPC_METHODS = (
+    "<p><strong>Month by month (SPC).</strong> Each monthly measure's chart follows NHS England's <em>Making Data "
+    "Count</em>: the chart suits the measure (u chart for rates, p chart for percentages, c chart for counts, XmR "
+    "chart for means; Laney's u' or p' chart, or an XmR chart for counts, where the months before the intervention "
+    "vary more than chance allows, as large denominators usually do). Limits are set from the months before the "
+    "intervention (at least 13 are needed) and, where 13 or more months follow the transition, recalculated from "
+    "them. Special cause is a point beyond a limit, six or more points on one side of the mean, six or more points "
+    "rising or falling, or two of three points beyond the same two-sigma line; where a point is both an improvement "
+    "and a concern it shows as an improvement, as in the MDC tool. The rules assume months are independent: "
+    "seasonality and autocorrelation can make runs without a change in the process, which the interrupted time "
+    "series allows for and the SPC chart does not. With fewer than 13 months before the intervention a run chart "
+    "(median, Anhøj's rules) is shown instead.</p>")
+
+
 def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, baseline: Window, post: Window,
             alpha: float, locality_name: str, synthetic: bool) -> str:
     """The methods-and-assumptions section: data, windows, methods by kind, caveats."""
@@ -125,6 +139,7 @@ def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, b
                      f"per wave, Wilson score interval. {esc(SURVEY_ASSUMPTIONS)}</li>")
     if items:
         paragraphs.append(f"<p><strong>Methods and what they assume.</strong></p><ul>{''.join(items)}</ul>")
+    paragraphs.append(SPC_METHODS)
     paragraphs.append(f"<p><strong>What this does not show.</strong> {esc(CAUSATION_CAVEAT.format(parts='windows'))}"
                       " Small numbers are shown as they are: no suppression rule has been applied, so check "
                       "before sharing this pack beyond the programme.</p>")
