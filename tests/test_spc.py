@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from evalkit.errors import AnalysisError, DataQualityWarning, ShortSeriesWarning
-from evalkit.stats import spc, spc_rules
+from evalkit.stats import spc, spc_result, spc_rules
 
 MDC = "spc/nhse_mdc_xmr_testing"
 PTD = "spc/nhsrplotthedots"
@@ -398,3 +398,35 @@ def test_qicharts2_limits_and_sigma_signals_through_fit(refdata, name, chart, mu
     got = points["lpl"].to_numpy()
     np.testing.assert_allclose(got[np.isfinite(lower)], lower[np.isfinite(lower)], rtol=1e-9, atol=1e-12)
     assert (points["outside_limits"] != 0).tolist() == expected["sigma.signal"].tolist()
+
+
+def test_xmr_moving_range_chart(refdata):
+    """Moving ranges between neighbouring points and their mean, the MR chart under an XmR chart."""
+    f1 = pd.read_csv(refdata / PTD / "F1_rnorm20_input.csv", parse_dates=["x"])
+    result = spc.fit(f1, value_col="y", date_col="x", chart="xmr", min_points=None)
+    points = result.points()
+    np.testing.assert_allclose(points["moving_range"].iloc[1:], np.abs(np.diff(f1["y"])), rtol=1e-12)
+    # NHSRplotthedots F1a: upl = mean + 2.66 AMR, so AMR = (upl - mean) / 2.66 (EXPECTED.md "Derived by me")
+    assert points["mr_centre"].iloc[0] == pytest.approx((3.2946272006573 - 0.141623802474599) / 2.66, rel=1e-9)
+    assert points["mr_upl"].iloc[0] == pytest.approx(3.267 * points["mr_centre"].iloc[0])
+    assert result.plot_moving_range().get_ylabel() == "Moving range"
+    p_chart = spc.fit(_series([5, 6, 7] * 5, n=[50] * 15), value_col="y", denominator_col="n", date_col="period",
+                      chart="p")
+    assert p_chart.points()["moving_range"].isna().all()
+    with pytest.raises(AnalysisError, match="belongs to an XmR chart"):
+        p_chart.plot_moving_range()
+
+
+def test_chart_draws_types_limits_target_and_events_for_greyscale(mdc):
+    """Each point type has its own marker shape as well as its MDC colour; events are numbered in the legend."""
+    data, cases = mdc
+    case = cases[cases["case"] == "Special cause - High is good"].iloc[0]
+    result = _mdc_fit(data, case, target=30, events=[("2023-01-05", "PDSA 1")])
+    ax = result.plot(ylabel="Value")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    shown = {k for k in result.points()["point_type"].dropna()}
+    for kind in shown:
+        assert spc_result.LABELS[kind] in labels
+    assert {"mean", "process limits", "target", "PDSA 1"} <= set(labels)
+    assert len({spc_result.MARKERS[k] for k in shown}) == len(shown)  # shapes differ, not only colours
+    assert ax.get_ylabel() == "Value"

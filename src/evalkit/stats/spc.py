@@ -358,6 +358,10 @@ def fit(
         flags["two_in_three"][idx] = spc_rules.two_in_three(v, cols["centre"][idx], cols["lower_2sigma"][idx],
                                                             cols["upper_2sigma"][idx], cols["lpl"][idx],
                                                             cols["upl"][idx])
+    if chosen == "xmr":
+        mr, mr_centre = _moving_ranges(cols["value"], observed, phase, phase_details)
+    else:
+        mr = mr_centre = np.full(n, np.nan)
     types, rules = _point_types(flags, trend_up, trend_down, improvement_direction, conflict)
     types = [t if ok else None for t, ok in zip(types, eligible, strict=True)]
     rules = [r if ok else "" for r, ok in zip(rules, eligible, strict=True)]
@@ -369,7 +373,8 @@ def fit(
         "outside_limits": flags["outside_limits"], "shift": flags["shift"],
         "trend": np.where(trend_up & ~trend_down, 1, np.where(trend_down, -1, 0)),
         "two_in_three": flags["two_in_three"], "special_cause": [t not in (None, "common_cause") for t in types],
-        "rule": rules, "point_type": pd.Series(types, dtype=object),
+        "rule": rules, "point_type": pd.Series(types, dtype=object), "moving_range": mr, "mr_centre": mr_centre,
+        "mr_upl": mr_centre * spc_limits.MR_SCREEN,
     })
     options = {"value_col": value_col, "date_col": date_col, "denominator_col": denominator_col, "chart": chart,
                "kind": kind, "improvement_direction": improvement_direction, "target": target,
@@ -379,6 +384,20 @@ def fit(
                "rules_across_phases": rules_across_phases, "conflict": conflict, "multiply": multiply}
     return SpcResult(chart=chosen, chart_reason=reason, table=points, options=options,
                      events=tuple(_events(events)), phase_details=phase_details, warnings=tuple(warned))
+
+
+def _moving_ranges(value: np.ndarray, observed: np.ndarray, phase: np.ndarray,
+                   details: dict[int, dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """An XmR chart's moving ranges (between neighbouring observed points of a phase) and their mean line
+    (the average moving range that set the limits, screened where screening was asked for)."""
+    mr, centre = np.full(len(value), np.nan), np.full(len(value), np.nan)
+    for p in np.unique(phase):
+        idx = np.flatnonzero((phase == p) & observed)
+        mr[idx[1:]] = np.abs(np.diff(value[idx]))
+        if p in details:
+            d = details[p]
+            centre[phase == p] = d["amr_screened"] if np.isfinite(d.get("amr_screened", np.nan)) else d["amr"]
+    return mr, centre
 
 
 def _missing_months(dates: pd.Series) -> list[pd.Timestamp]:

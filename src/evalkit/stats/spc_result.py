@@ -13,6 +13,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
+from evalkit.errors import AnalysisError
+
 # NHS England Making Data Count colours (SPC Single Chart Tool v5.0)
 MDC_COLOURS = {
     "common_cause": "#A6A6A6",  # grey
@@ -86,7 +88,9 @@ class SpcResult:
     falling, 0 none); ``special_cause`` (bool); ``rule`` (the leading rule by NHSRplotthedots'
     precedence: outside_limits, trend, two_in_three, shift); ``point_type`` (``common_cause``,
     ``special_cause_improvement``, ``special_cause_concern``, ``special_cause_neutral_high``/``_low``;
-    None for a missing value or a phase without limits).
+    None for a missing value or a phase without limits); for XmR charts ``moving_range`` (between neighbouring
+    observed points of a phase), ``mr_centre`` (the average moving range that set the limits) and ``mr_upl``
+    (3.267 x it), NaN for other charts.
     """
 
     chart: str
@@ -214,6 +218,24 @@ class SpcResult:
                 "seasonality or autocorrelation can produce runs that are not a change in the process.")
 
     # ------------------------------------------------------------------ chart
+
+    def plot_moving_range(self, ax: Axes | None = None) -> Axes:
+        """The moving-range chart of an XmR chart: moving ranges, their mean and upper limit per phase."""
+        if self.chart != "xmr":
+            raise AnalysisError(f"a moving-range chart belongs to an XmR chart; this is a {self.chart} chart")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 2.4))
+        t = self.table
+        ax.plot(t["date"], t["moving_range"], "-o", color="#768692", ms=3, lw=1, label="moving range")
+        for _, part in t.groupby("phase", sort=True):
+            if np.isfinite(part["mr_centre"]).any():
+                ax.plot(part["date"], part["mr_centre"], "-", color=LINE_COLOUR, lw=1.2)
+                ax.plot(part["date"], part["mr_upl"], "--", color=LINE_COLOUR, lw=1)
+        ax.set_ylabel("Moving range")
+        ax.legend(handles=[Line2D([], [], color=LINE_COLOUR, lw=1.2, label="average moving range"),
+                           Line2D([], [], color=LINE_COLOUR, ls="--", lw=1, label="upper range limit (3.267 x)")],
+                  loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=2, fontsize=8, frameon=False)
+        return ax
 
     def plot(self, ax: Axes | None = None, *, ylabel: str | None = None) -> Axes:
         """Points coloured and shaped by point type, centre and limits per phase, target and events."""
