@@ -71,16 +71,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evalkit.pipeline.batch import build_packs
-    from evalkit.pipeline.index import write_index
+    from evalkit.pipeline.runner import RunOptions, run
 
-    config = _config(args)
-    result = build_packs(config, localities=args.locality or None, streams=args.stream or None, jobs=args.jobs)
-    index = write_index(config, result)
-    table = result.summary()[["locality", "stream", "status", "seconds", "error"]].fillna("")
-    print(table.to_string(index=False))
-    print(result.narrative())
-    print(f"Index: {index}")
+    options = RunOptions(localities=args.locality or None, streams=args.stream or None, jobs=args.jobs,
+                         executor=args.executor, scheduler=args.scheduler, force=args.force,
+                         fail_fast=args.fail_fast, dry_run=args.dry_run, skip_invalid=args.skip_invalid,
+                         timeout=args.timeout, wait=args.wait)
+    result = run(args.root, options, live=False if args.no_progress else None)
+    if result.dry_run:
+        for row in result.rows:
+            what = "reuse" if row["status"] == "cached" else "run"
+            print(f"{row['job']:<40} {what:<6} ({row['reason']})")
+        to_run = sum(r["status"] == "planned" for r in result.rows)
+        print(f"{len(result.rows)} job(s): {to_run} would run, {len(result.rows) - to_run} would be reused; "
+              "then outputs/index.html and outputs/manifest.json.")
+        return 0
+    print(f"Index: {result.index}\nManifest: {result.manifest}")
     return EXIT_FAILED_JOBS if result.failed else 0
 
 
@@ -107,10 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="date for the 'in the future' check")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("run", help="execute the pack notebooks and publish the HTML evidence packs")
+    p = sub.add_parser("run", help="execute the notebooks and publish the evidence packs (only what changed)")
     p.add_argument("--locality", action="append", metavar="L", help="only this locality (repeatable)")
     p.add_argument("--stream", action="append", metavar="S", help="only this stream (repeatable)")
-    p.add_argument("--jobs", type=int, default=None, metavar="N", help="packs run at once (default: cores)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N", help="jobs run at once (default: cores)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local process pool (default) or Dask distributed")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (default with --executor dask: a local cluster)")
+    p.add_argument("--force", action="store_true", help="rerun every job, even unchanged ones")
+    p.add_argument("--fail-fast", action="store_true", help="start no new job after the first failure")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, what would rerun and why; run nothing")
+    p.add_argument("--skip-invalid", action="store_true", help="build the valid jobs when some are invalid")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a job that runs longer than this (its kernel is killed; the job fails)")
+    p.add_argument("--wait", action="store_true", help="if another run holds outputs/, wait for it")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
     p.set_defaults(func=cmd_run)
     return parser
 

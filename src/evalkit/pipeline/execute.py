@@ -72,6 +72,7 @@ def execute_notebook(
     cwd: Path,
     kernel_name: str = KERNEL_NAME,
     timeout: int = TIMEOUT_SECONDS,
+    log: Path | None = None,
 ) -> ExecutionRecord:
     """Execute ``template`` with ``parameters`` injected, writing the executed notebook to ``output``.
 
@@ -88,6 +89,8 @@ def execute_notebook(
         The kernel's working directory.
     kernel_name, timeout
         The Jupyter kernel, and the longest a single cell may run (seconds).
+    log
+        Where the log goes (default :func:`log_path` of ``output``).
 
     Raises
     ------
@@ -101,7 +104,8 @@ def execute_notebook(
     if not cwd.is_dir():
         raise ConfigError(f"{cwd}: working directory for {template.name} does not exist.")
     output.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path(output)
+    log = Path(log) if log is not None else log_path(output)
+    log.parent.mkdir(parents=True, exist_ok=True)
     params = {key: (str(value) if isinstance(value, Path) else value) for key, value in parameters.items()}
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     clock = time.perf_counter()

@@ -11,19 +11,21 @@ from __future__ import annotations
 import html
 import logging
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from evalkit.config.load import Pack, ProjectConfig
 from evalkit.data import store
 from evalkit.data.series import data_period
-from evalkit.pipeline.batch import BatchResult
 from evalkit.pipeline.publish import TEMPLATES, write_atomic
 from evalkit.report.text import synthetic_banner
 
 logger = logging.getLogger(__name__)
 
 STYLE_SHEET = TEMPLATES / "evalkit" / "static" / "evalkit.css"  # the packs' own style sheet
-STATUS_TEXT = {"ok": "Built", "failed": "Failed", None: "Not built in this run"}
+STATUS_TEXT = {"ok": "Built", "cached": "Up to date (reused)", "failed": "Failed", "skipped": "Not run",
+               "interrupted": "Interrupted", None: "Not built yet"}
 
 
 def _esc(value: object) -> str:
@@ -43,46 +45,63 @@ def _periods(config: ProjectConfig) -> dict[str, str]:
     return out
 
 
-def _row(config: ProjectConfig, pack: Pack, batch: BatchResult, period: str) -> str:
-    job = batch.result(pack.locality, pack.stream)
-    html_file = config.paths.packs / pack.locality / f"{pack.stream}.html"
-    name = _esc(config.programme.streams[pack.stream].name)
-    if html_file.is_file():
-        href = urllib.parse.quote(html_file.relative_to(config.paths.outputs).as_posix())
-        name = f'<a href="{_esc(href)}">{name}</a>'
-    status = STATUS_TEXT[job.status if job else None]
-    note = ""
-    if job is not None and job.status == "failed":
-        note = _esc(job.error or "")
-        if html_file.is_file():
-            note += " The link opens the pack from an earlier run, which may be out of date."
-        status = f"<strong>{status}</strong>"
-    elif job is None and html_file.is_file():
-        note = "The link opens the pack from an earlier run."
-    return (f"<tr><td>{name}</td><td>{status}</td><td>{_esc(period)}</td>"
-            f'<td class="note">{note}</td></tr>')
+def _link(config: ProjectConfig, html_file: Path, name: str) -> str:
+    if not html_file.is_file():
+        return _esc(name)
+    href = urllib.parse.quote(html_file.relative_to(config.paths.outputs).as_posix())
+    return f'<a href="{_esc(href)}">{_esc(name)}</a>'
 
 
-def write_index(config: ProjectConfig, batch_result: BatchResult) -> Path:
-    """Write ``outputs/index.html`` linking every configured pack; return its path."""
-    prog = config.programme
+def _status(entry: Mapping[str, Any] | None, html_file: Path) -> tuple[str, str, str]:
+    """(status, freshness, note) of one job from its manifest entry."""
+    status = STATUS_TEXT.get(entry.get("status") if entry else None, "Unknown")
+    if entry is None:
+        return status, "", "The link opens a pack from an earlier run." if html_file.is_file() else ""
+    if entry.get("status") in ("ok", "cached"):
+        return status, "Current: built from the present data and parameters", ""
+    note = _esc((entry.get("error") or {}).get("message") or "")
+    if entry.get("stale") and html_file.is_file():
+        return (f"<strong>{status}</strong>", "<strong>Stale</strong>: from an earlier run; its latest rerun did "
+                "not finish", note + " The link opens the last good pack.")
+    return f"<strong>{status}</strong>", "", note
+
+
+def _row(config: ProjectConfig, name: str, html_file: Path, entry: Mapping[str, Any] | None, period: str) -> str:
+    status, freshness, note = _status(entry, html_file)
+    return (f"<tr><td>{_link(config, html_file, name)}</td><td>{status}</td><td>{_esc(period)}</td>"
+            f'<td>{freshness}</td><td class="note">{note}</td></tr>')
+
+
+HEADER = ('<table class="evalkit-table"><thead><tr><th scope="col">Pack</th><th scope="col">Status</th>'
+          '<th scope="col">Data period</th><th scope="col">Freshness</th><th scope="col">Notes</th></tr></thead>')
+
+
+def write_index(config: ProjectConfig, jobs: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Write ``outputs/index.html`` linking every configured pack, locality summary and the system pack.
+
+    ``jobs`` are the manifest's job entries by job id (``pack:<locality>/<stream>``, ``locality:<id>``,
+    ``system``). The page has no time stamps: the same build gives the same page.
+    """
+    prog, paths = config.programme, config.paths
     periods = _periods(config)
     stream_order = list(prog.streams)
-    sections = []
+    system = paths.packs / "system.html"
+    sections = [f"<h2>Whole system</h2>{HEADER}<tbody>"
+                + _row(config, "All localities and streams", system, jobs.get("system"), "") + "</tbody></table>"]
+    counts: dict[str, int] = {}
+    for entry in jobs.values():
+        counts[entry.get("status", "")] = counts.get(entry.get("status", ""), 0) + 1
     for locality_id, locality in prog.localities.items():
         packs = sorted((p for p in config.packs if p.locality == locality_id),
                        key=lambda p: stream_order.index(p.stream))
         if not packs:
             continue
-        rows = "".join(_row(config, p, batch_result, periods.get(p.key, "")) for p in packs)
-        sections.append(
-            f"<h2>{_esc(locality.name)}</h2>"
-            '<table class="evalkit-table"><thead><tr><th scope="col">Stream</th><th scope="col">Status</th>'
-            '<th scope="col">Data period</th><th scope="col">Notes</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
-    built = len(batch_result.jobs) - len(batch_result.failed)
-    summary = (f"{built} of {len(batch_result.jobs)} pack{'s' if len(batch_result.jobs) != 1 else ''} built in "
-               f"this run; {len(batch_result.failed)} failed.")
+        rows = _row(config, "All streams (locality summary)", paths.packs / f"{locality_id}.html",
+                    jobs.get(f"locality:{locality_id}"), "")
+        rows += "".join(_row(config, prog.streams[p.stream].name, paths.packs / p.locality / f"{p.stream}.html",
+                             jobs.get(f"pack:{p.key}"), periods.get(p.key, "")) for p in packs)
+        sections.append(f"<h2>{_esc(locality.name)}</h2>{HEADER}<tbody>{rows}</tbody></table>")
+    summary = ", ".join(f"{n} {STATUS_TEXT.get(s, s).lower()}" for s, n in sorted(counts.items()))
     css = STYLE_SHEET.read_text(encoding="utf-8")
     banner = synthetic_banner() if prog.programme.synthetic else ""
     page = (
@@ -92,8 +111,9 @@ def write_index(config: ProjectConfig, batch_result: BatchResult) -> Path:
         f"<title>{_esc(prog.programme.name)}: evidence packs</title>\n"
         f'<style type="text/css">\n{css}</style>\n</head>\n<body class="evalkit-index">\n<main>\n'
         f"{banner}<h1>{_esc(prog.programme.name)}</h1>\n<p class=\"evalkit-subtitle\">Evidence packs</p>\n"
-        f"<p>{_esc(prog.programme.aim)}</p>\n<p>{_esc(summary)} Each pack is one HTML file that opens "
-        "offline; the executed notebooks behind them are in the notebooks folder.</p>\n"
+        f"<p>{_esc(prog.programme.aim)}</p>\n<p>Jobs of the latest builds: {_esc(summary or 'none yet')}. Each "
+        "pack is one HTML file that opens offline; the executed notebooks behind them are in the notebooks "
+        "folder, and manifest.json records how each was made.</p>\n"
         + "\n".join(sections)
         + "\n</main>\n</body>\n</html>\n"
     )

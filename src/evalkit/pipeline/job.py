@@ -1,0 +1,153 @@
+"""Run one job in a worker process: execute the notebook, normalise it, publish it, all or nothing.
+
+The notebook executes into a hidden temporary file beside its final place. On
+success it is normalised (no timestamps or random ids), renamed into place,
+and published to HTML (also through a temporary file and a rename). On
+failure the partial notebook, with papermill's error marker, is kept as
+``<name>.failed.ipynb`` beside the log, and the previous good notebook and
+pack are left untouched: nothing half-written ever has a finished file's name.
+
+A job that runs longer than its timeout has its kernel killed (a watchdog in
+the worker), which fails that job only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from evalkit.errors import EvalkitError, NotebookExecutionError
+from evalkit.pipeline import netguard, reproducible
+from evalkit.pipeline.execute import TIMEOUT_SECONDS, execute_notebook
+from evalkit.pipeline.publish import publish_html
+
+logger = logging.getLogger(__name__)
+
+KERNEL_ENVIRONMENT = {
+    "MPLBACKEND": "Agg",  # no display in a kernel; setup_notebook() switches to inline SVG output
+    "PYTHONHASHSEED": "0",  # same set and dict order in every kernel (the Makefile does the same)
+}
+ROOT_VARIABLE = "EVALKIT_ROOT"  # evalkit.config.paths.ROOT_ENV_VAR
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs, as plain values (it is pickled to the worker)."""
+
+    id: str
+    notebook: str
+    parameters: Mapping[str, Any]
+    executed: str
+    html: str
+    title: str
+    root: str
+    timeout: float | None = None
+    """Seconds the whole job may take; None for no limit."""
+    cell_timeout: int = TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What happened to one job; ``status`` is ``ok`` or ``failed``."""
+
+    id: str
+    status: str
+    started: float
+    finished: float
+    error: str | None = None
+    cell: int | None = None
+    ename: str | None = None
+    partial: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return round(self.finished - self.started, 3)
+
+
+def worker_environment(root: str) -> dict[str, str]:
+    """Environment every kernel inherits: project root, fixed hash seed, no display, no network."""
+    return {ROOT_VARIABLE: root, **KERNEL_ENVIRONMENT, **netguard.kernel_environment()}
+
+
+class _Watchdog:
+    """Kill this process's kernels (its child processes) if the job outlives its timeout."""
+
+    def __init__(self, seconds: float | None):
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire) if seconds else None
+
+    def _fire(self) -> None:
+        self.fired = True
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:  # already gone
+                continue
+
+    def __enter__(self) -> _Watchdog:
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _temporary(final: Path) -> Path:
+    return final.with_name(f".{final.stem}.running.ipynb")
+
+
+def run_job(spec: JobSpec) -> JobOutcome:
+    """Execute and publish one notebook; never raises for a job's own failure (the outcome says it)."""
+    os.environ.update(worker_environment(spec.root))
+    executed, html = Path(spec.executed), Path(spec.html)
+    failed = executed.with_name(f"{executed.stem}.failed.ipynb")
+    running = _temporary(executed)
+    started = time.time()
+    with _Watchdog(spec.timeout) as watchdog, netguard.no_network():
+        try:
+            execute_notebook(Path(spec.notebook), running, dict(spec.parameters), cwd=Path(spec.notebook).parent,
+                             timeout=spec.cell_timeout, log=executed.with_suffix(".log"))
+            reproducible.normalise_file(running)
+            os.replace(running, executed)
+            failed.unlink(missing_ok=True)
+            publish_html(executed, html, title=spec.title)
+        except NotebookExecutionError as exc:
+            partial = _keep_partial(running, failed)
+            where = f"cell {exc.cell_index}" if exc.cell_index is not None else "the kernel"
+            error = f"{Path(spec.notebook).name} failed in {where}: {exc.ename}: {exc.evalue}"
+            if watchdog.fired:
+                error = (f"timed out: the job ran longer than {spec.timeout:.0f} s and its kernel was stopped "
+                         f"(raise --timeout if it needs longer); {exc.ename}")
+            return JobOutcome(spec.id, "failed", started, time.time(), error=error, cell=exc.cell_index,
+                              ename="Timeout" if watchdog.fired else exc.ename, partial=partial)
+        except EvalkitError as exc:
+            partial = _keep_partial(running, failed)
+            return JobOutcome(spec.id, "failed", started, time.time(), error=str(exc), ename=type(exc).__name__,
+                              partial=partial)
+    return JobOutcome(spec.id, "ok", started, time.time())
+
+
+def _keep_partial(running: Path, failed: Path) -> str | None:
+    if not running.is_file():
+        return None
+    try:
+        reproducible.normalise_file(running)
+    except (OSError, ValueError) as exc:  # a notebook cut off mid-write is kept as it is
+        logger.warning("%s: kept as written, not normalised (%s)", running, exc)
+    os.replace(running, failed)
+    return str(failed)
+
+
+__all__ = ["JobOutcome", "JobSpec", "run_job", "worker_environment"]
