@@ -141,7 +141,16 @@ def run_all(specs: Mapping[str, JobSpec], needs: Mapping[str, Iterable[str]], *,
             ready = [job for job, deps in waiting.items() if not deps] if not stop else []
             for job in ready:
                 del waiting[job]
-                running[pool.submit(specs[job])] = job
+                try:
+                    running[pool.submit(specs[job])] = job
+                except Exception as exc:  # noqa: BLE001 - e.g. a broken pool: this job fails, the loop goes on
+                    now = time.time()
+                    outcomes[job] = JobOutcome(job, "failed", now, now, error=f"could not start: "
+                                               f"{type(exc).__name__}: {exc}", ename=type(exc).__name__)
+                    notify(job, "failed", outcomes[job])
+                    for deps in waiting.values():
+                        deps.discard(job)
+                    continue
                 notify(job, "running", None)
             if stop and not running:
                 break

@@ -8,7 +8,9 @@ time stamp: the same build gives the same page.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import json
 import logging
 import urllib.parse
 from collections.abc import Mapping
@@ -16,14 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.config.load import Pack, ProjectConfig
-from evalkit.data import store
-from evalkit.data.series import data_period
-from evalkit.pipeline.publish import TEMPLATES, write_atomic
-from evalkit.report.text import synthetic_banner
+from evalkit.pipeline.atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 
-STYLE_SHEET = TEMPLATES / "evalkit" / "static" / "evalkit.css"  # the packs' own style sheet
+STYLE_SHEET = Path(__file__).resolve().parents[1] / "templates" / "evalkit" / "static" / "evalkit.css"  # the packs' own style sheet
 STATUS_TEXT = {"ok": "Built", "cached": "Up to date (reused)", "failed": "Failed", "skipped": "Not run",
                "interrupted": "Interrupted", None: "Not built yet"}
 
@@ -33,15 +32,16 @@ def _esc(value: object) -> str:
 
 
 def _periods(config: ProjectConfig) -> dict[str, str]:
-    """Pack key -> 'Jan 2015 to Dec 2021' (empty when there are no processed data)."""
-    if not config.paths.observations_file.is_file():
-        return {}
-    observations = store.load_observations(config.paths)
+    """Pack key -> 'Jan 2015 to Dec 2021', from the results file each pack writes (empty if never built)."""
     out = {}
     for pack in config.packs:
-        period = data_period(observations, locality=pack.locality,
-                             measure_ids=config.programme.streams[pack.stream].measure_ids)
-        out[pack.key] = f"{period[0]:%b %Y} to {period[1]:%b %Y}" if period else "no data"
+        path = config.paths.outputs / "results" / pack.locality / f"{pack.stream}.json"
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            first, last = (dt.date.fromisoformat(f"{document[k]}-01") for k in ("data_start", "data_end"))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        out[pack.key] = f"{first:%b %Y} to {last:%b %Y}"
     return out
 
 
@@ -103,6 +103,8 @@ def write_index(config: ProjectConfig, jobs: Mapping[str, Mapping[str, Any]]) ->
         sections.append(f"<h2>{_esc(locality.name)}</h2>{HEADER}<tbody>{rows}</tbody></table>")
     summary = ", ".join(f"{n} {STATUS_TEXT.get(s, s).lower()}" for s, n in sorted(counts.items()))
     css = STYLE_SHEET.read_text(encoding="utf-8")
+    from evalkit.report.banner import synthetic_banner
+
     banner = synthetic_banner() if prog.programme.synthetic else ""
     page = (
         '<!DOCTYPE html>\n<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'

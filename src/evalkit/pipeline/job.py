@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from evalkit.errors import EvalkitError, NotebookExecutionError
-from evalkit.pipeline import netguard, reproducible
-from evalkit.pipeline.execute import TIMEOUT_SECONDS, execute_notebook
-from evalkit.pipeline.publish import publish_html
+from evalkit.pipeline import netguard
+
+# papermill, nbformat and nbconvert are imported where a job runs (in the worker), not by the parent: a run
+# with nothing to do never pays for them.
+TIMEOUT_SECONDS = 600  # per cell, as evalkit.pipeline.execute.TIMEOUT_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class _Watchdog:
         self._timer = threading.Timer(seconds, self._fire) if seconds else None
 
     def _fire(self) -> None:
+        import psutil
+
         self.fired = True
         for child in psutil.Process().children(recursive=True):
             try:
@@ -110,6 +112,10 @@ def _temporary(final: Path) -> Path:
 
 def run_job(spec: JobSpec) -> JobOutcome:
     """Execute and publish one notebook; never raises for a job's own failure (the outcome says it)."""
+    from evalkit.pipeline import reproducible
+    from evalkit.pipeline.execute import execute_notebook
+    from evalkit.pipeline.publish import publish_html
+
     os.environ.update(worker_environment(spec.root))
     executed, html = Path(spec.executed), Path(spec.html)
     failed = executed.with_name(f"{executed.stem}.failed.ipynb")
@@ -140,6 +146,8 @@ def run_job(spec: JobSpec) -> JobOutcome:
 
 
 def _keep_partial(running: Path, failed: Path) -> str | None:
+    from evalkit.pipeline import reproducible
+
     if not running.is_file():
         return None
     try:

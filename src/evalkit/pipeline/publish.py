@@ -11,9 +11,7 @@ written atomically, so a pack on disk is always a finished one.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import uuid
 from pathlib import Path
 
 import nbformat
@@ -21,6 +19,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from evalkit.errors import PublishError
+from evalkit.pipeline.atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -96,26 +95,6 @@ def _exporter() -> HTMLExporter:
     )
     exporter.register_preprocessor(PackOutputs(), enabled=True)
     return exporter
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A reader sees the old file or the new one, never half of one. The temporary
-    file is opened normally (not with mkstemp's private mode) so the pack gets
-    the usual permissions.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temp.open("x", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Path:

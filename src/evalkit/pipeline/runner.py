@@ -11,6 +11,8 @@ interrupted run records what finished and marks the rest ``interrupted``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import sys
@@ -20,15 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
-
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import ConfigError, DataValidationError
 from evalkit.pipeline import executors, manifest, netguard, validate
 from evalkit.pipeline.index import write_index
 from evalkit.pipeline.job import JobOutcome, JobSpec
 from evalkit.pipeline.lock import outputs_lock
-from evalkit.pipeline.plan import Job, Plan, plan_jobs
+from evalkit.pipeline.plan import Job, Plan, code_fingerprint, data_files, plan_jobs, sha256_file
 from evalkit.pipeline.progress import Reporter
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,10 @@ class RunResult:
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> Any:
+        """A pandas DataFrame of ``rows``."""
+        import pandas as pd
+
         return pd.DataFrame(list(self.rows), columns=list(SUMMARY_COLUMNS))
 
     @property
@@ -87,7 +90,15 @@ def _spec(job: Job, root: Path, timeout: float | None) -> JobSpec:
                    html=str(job.html), title=job.title, root=str(root), timeout=timeout)
 
 
-def _prepare(paths: ProjectPaths, options: RunOptions) -> tuple[Plan, list[validate.Problem], Any]:
+def validation_key(config: Any, packs: Sequence[Any]) -> str:
+    """What stage 2 of validation depends on: the data, the pack files and evalkit's code."""
+    parts = {"code": code_fingerprint(), "data": [sha256_file(f) for f in data_files(config)],
+             "packs": {p.key: sha256_file(p.file) for p in packs}}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _prepare(paths: ProjectPaths, options: RunOptions,
+             previous: Any) -> tuple[Plan, list[validate.Problem], Any, str | None]:
     config, problems = validate.load_packs(paths)
     names = []
     for kind, wanted, known in (("locality", options.localities, config.programme.localities),
@@ -101,7 +112,9 @@ def _prepare(paths: ProjectPaths, options: RunOptions) -> tuple[Plan, list[valid
     if not packs and not problems:
         raise ConfigError(f"No pack parameter file matches localities={options.localities} and "
                           f"streams={options.streams}; add parameters/<locality>/<stream>.yml files.")
-    problems += validate.check_data(config, packs)
+    checked = validation_key(config, packs)
+    if previous.get("run", {}).get("validated") != checked or problems:
+        problems += validate.check_data(config, packs)  # unchanged inputs passed before: no need to reread
     if problems and (not options.skip_invalid or any(p.job == "all" for p in problems)):
         raise DataValidationError(validate.report(problems))
     bad = {p.job for p in problems}
@@ -111,7 +124,7 @@ def _prepare(paths: ProjectPaths, options: RunOptions) -> tuple[Plan, list[valid
     for problem in problems:
         logger.warning("skipped (invalid): %s", problem)
     everything = [p for p in config.packs if f"pack:{p.key}" not in bad]
-    return plan_jobs(config, valid, all_packs=everything), problems, config
+    return plan_jobs(config, valid, all_packs=everything), problems, config, None if problems else checked
 
 
 def _matches(job: str, localities: set[str] | None, streams: set[str] | None) -> bool:
@@ -130,6 +143,23 @@ def _row(job: Job, status: str, reason: str, root: Path, entry: dict[str, Any] |
             "partial": outcome.partial if outcome else None, "stale": bool(entry and entry.get("stale"))}
 
 
+def decide(plan: Plan, previous: Any, root: Path, *, force: bool = False) -> dict[str, tuple[bool, str]]:
+    """Per job: reuse it or not, and why. A job reruns when its key or outputs changed, or when a job it
+    needs reruns (its inputs are about to change), as ``make`` does."""
+    decisions: dict[str, tuple[bool, str]] = {}
+    for job in plan.jobs:  # in dependency order
+        if force:
+            decisions[job.id] = (False, "forced")
+            continue
+        rerun = [n for n in job.needs if n in decisions and not decisions[n][0]]
+        if rerun:
+            decisions[job.id] = (False, f"{len(rerun)} job(s) it depends on rerun ({rerun[0]}"
+                                        f"{', ...' if len(rerun) > 1 else ''})")
+            continue
+        decisions[job.id] = manifest.reuse(job, previous, root)
+    return decisions
+
+
 def run(root: str | Path | None = None, options: RunOptions | None = None, *, stream: IO[str] | None = None,
         live: bool | None = None) -> RunResult:
     """Validate, plan and run a build; see the module docstring. Raises ``DataValidationError`` for invalid jobs
@@ -137,33 +167,31 @@ def run(root: str | Path | None = None, options: RunOptions | None = None, *, st
     options = options or RunOptions()
     paths = ProjectPaths.from_root(root)
     executors.get(options.executor)  # an unknown executor is an error before anything starts
-    plan, problems, config = _prepare(paths, options)
+    previous = manifest.read(paths.manifest_file)
+    plan, problems, config, checked = _prepare(paths, options, previous)
     workers = max(1, options.jobs or os.cpu_count() or 1)
     reporter = Reporter(stream or sys.stdout, live=live)
     clock = time.perf_counter()
     if options.dry_run:
-        previous = manifest.read(paths.manifest_file)
         rows = []
         for job in plan.jobs:
-            cached, why = manifest.reuse(job, previous, paths.root)
-            status = "cached" if cached and not options.force else "planned"
-            rows.append(_row(job, status, "forced" if options.force else why, paths.root))
+            cached, why = decide(plan, previous, paths.root, force=options.force)[job.id]
+            rows.append(_row(job, "cached" if cached else "planned", why, paths.root))
         return RunResult(plan, tuple(rows), 0.0, workers, options.executor, tuple(problems), dry_run=True)
     with outputs_lock(paths.outputs, wait=options.wait), netguard.no_network():
-        return _execute(plan, problems, config, options, workers, reporter, clock)
+        return _execute(plan, problems, config, options, workers, reporter, clock, checked)
 
 
 def _execute(plan: Plan, problems: list, config: Any, options: RunOptions, workers: int, reporter: Reporter,
-             clock: float) -> RunResult:
+             clock: float, checked: str | None) -> RunResult:
     paths = config.paths
     root = paths.root
     previous = manifest.read(paths.manifest_file)
-    decisions = {job.id: (False, "forced") if options.force else manifest.reuse(job, previous, root)
-                 for job in plan.jobs}
+    decisions = decide(plan, previous, root, force=options.force)
     to_run = {j.id: _spec(j, root, options.timeout) for j in plan.jobs if not decisions[j.id][0]}
     run_info = {"started": manifest.now(), "executor": options.executor, "workers": workers,
                 "command": " ".join(sys.argv[:1] + [a for a in sys.argv[1:]]), "versions": manifest.versions(),
-                "git": manifest.git_state(root)}
+                "git": manifest.git_state(root), "validated": checked}
     reporter.start(queued=list(to_run), cached=[j for j in decisions if decisions[j][0]])
     outcomes: dict[str, JobOutcome | None] = {}
     interrupted = False

@@ -16,13 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from evalkit.config.load import Pack, ProjectConfig, discover_packs, load_pack, load_programme
 from evalkit.config.paths import ProjectPaths
-from evalkit.data import store
 from evalkit.errors import ConfigError, DataValidationError
-from evalkit.stats.its_design import MIN_SIDE
 
 NOTEBOOKS = ("pack.ipynb", "locality.ipynb", "system.ipynb")
 
@@ -71,6 +67,11 @@ def _months_between(first: dt.date, last: dt.date) -> int:
 
 def check_data(config: ProjectConfig, packs: Iterable[Pack]) -> list[Problem]:
     """Stage 2: the processed data each pack reads is there, and long enough either side of its intervention."""
+    import pandas as pd
+
+    from evalkit.data import store
+    from evalkit.stats.its_design import MIN_SIDE
+
     paths = config.paths
     packs = list(packs)
     problems = [Problem("all", paths.notebooks / name, "", "the notebook is missing; restore it from the "

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from evalkit.config.models import DOMAIN_QUESTIONS, Measure, PackParameters, ProgrammeInfo, Stream, Window
 from evalkit.data.series import add_months
+from evalkit.report.banner import BANNER_STYLE, SYNTHETIC_BANNER, synthetic_banner
 from evalkit.report.tables import DIRECTION_NAMES, FAMILY_NAMES, esc
 from evalkit.stats.describe import (
     ASSUMPTIONS,
@@ -21,15 +22,6 @@ from evalkit.stats.describe import (
     conf_label,
     format_estimate,
 )
-
-SYNTHETIC_BANNER = (
-    "Synthetic demonstration data. Every number here is made up to show how the evaluation works; "
-    "it says nothing about any real organisation."
-)
-
-# Inline styles keep the banner and cover legible in JupyterLab as well as in the published pack.
-BANNER_STYLE = ("border-left:8px solid #ED8B00;background:#FFF4E0;color:#231F20;padding:0.6em 1em;"
-                "margin:0 0 1em 0;font-weight:bold")
 
 KIND_WORDS = {
     "rate": "Rates",
@@ -41,10 +33,6 @@ KIND_WORDS = {
 
 def month(date: dt.date | None) -> str:
     return f"{date:%b %Y}" if date else "no data"
-
-
-def synthetic_banner() -> str:
-    return f'<div class="evalkit-banner" role="note" style="{BANNER_STYLE}">{esc(SYNTHETIC_BANNER)}</div>'
 
 
 def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, parameters: PackParameters,
