@@ -106,7 +106,9 @@ class _Watchdog:
             self._timer.cancel()
 
 
-def _temporary(final: Path) -> Path:
+def running_file(job: Any) -> Path:
+    """Where a job's notebook is written while it runs (hidden; renamed into place only when it succeeds)."""
+    final = Path(job.executed)
     return final.with_name(f".{final.stem}.running.ipynb")
 
 
@@ -119,7 +121,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
     os.environ.update(worker_environment(spec.root))
     executed, html = Path(spec.executed), Path(spec.html)
     failed = executed.with_name(f"{executed.stem}.failed.ipynb")
-    running = _temporary(executed)
+    running = running_file(spec)
     started = time.time()
     with _Watchdog(spec.timeout) as watchdog, netguard.no_network():
         try:
@@ -158,4 +160,4 @@ def _keep_partial(running: Path, failed: Path) -> str | None:
     return str(failed)
 
 
-__all__ = ["JobOutcome", "JobSpec", "run_job", "worker_environment"]
+__all__ = ["JobOutcome", "JobSpec", "run_job", "running_file", "worker_environment"]

@@ -73,7 +73,7 @@ def reuse(job: Job, previous: Mapping[str, Any], root: Path) -> tuple[bool, str]
         changed = [name for name, value in job.components.items() if old.get(name) != value]
         return False, f"{', '.join(changed) or 'key'} changed"
     recorded = entry.get("outputs", {})
-    for name in ("notebook", "html") + (("results",) if job.results is not None else ()):
+    for name in ("notebook", "html", *(n for n in recorded if n not in ("notebook", "html"))):
         record = recorded.get(name)
         path = root / record["path"] if record else None
         if record is None or not path.is_file():

@@ -26,7 +26,7 @@ from evalkit.config.paths import ProjectPaths
 from evalkit.errors import ConfigError, DataValidationError
 from evalkit.pipeline import executors, manifest, netguard, validate
 from evalkit.pipeline.index import write_index
-from evalkit.pipeline.job import JobOutcome, JobSpec
+from evalkit.pipeline.job import JobOutcome, JobSpec, running_file
 from evalkit.pipeline.lock import outputs_lock
 from evalkit.pipeline.plan import Job, Plan, code_fingerprint, data_files, plan_jobs, sha256_file
 from evalkit.pipeline.progress import Reporter
@@ -174,8 +174,9 @@ def run(root: str | Path | None = None, options: RunOptions | None = None, *, st
     clock = time.perf_counter()
     if options.dry_run:
         rows = []
+        decisions = decide(plan, previous, paths.root, force=options.force)
         for job in plan.jobs:
-            cached, why = decide(plan, previous, paths.root, force=options.force)[job.id]
+            cached, why = decisions[job.id]
             rows.append(_row(job, "cached" if cached else "planned", why, paths.root))
         return RunResult(plan, tuple(rows), 0.0, workers, options.executor, tuple(problems), dry_run=True)
     with outputs_lock(paths.outputs, wait=options.wait), netguard.no_network():
@@ -202,6 +203,8 @@ def _execute(plan: Plan, problems: list, config: Any, options: RunOptions, worke
                                                                            reporter.update(job, state, outcome)))
     except KeyboardInterrupt:
         interrupted = True
+        for job in plan.jobs:  # a job cut off mid-run leaves its log, never a notebook that looks finished
+            running_file(job).unlink(missing_ok=True)
         raise
     finally:
         reporter.stop()
