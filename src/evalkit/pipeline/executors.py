@@ -25,6 +25,8 @@ from evalkit.pipeline.job import JobOutcome, JobSpec, run_job
 
 logger = logging.getLogger(__name__)
 
+POLL_SECONDS = 0.1  # how often the Dask pool looks for finished jobs (jobs take seconds)
+
 Callback = Callable[[str, str, JobOutcome | None], None]
 """``callback(job_id, state, outcome)``; state is ``running``, ``done``, ``failed`` or ``skipped``."""
 
@@ -88,10 +90,12 @@ class DaskPool:
         return self._client.submit(run_job, spec, pure=False, key=f"evalkit-{spec.id}-{time.monotonic_ns()}")
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
-        from distributed import wait as dask_wait
-
-        done, _ = dask_wait(list(futures), return_when="FIRST_COMPLETED")
-        return set(done)
+        futures = list(futures)
+        while True:  # polled: distributed.wait would look for a default client, which evalkit never sets
+            done = {f for f in futures if f.done()}
+            if done:
+                return done
+            time.sleep(POLL_SECONDS)
 
     def result(self, future: Any) -> JobOutcome:
         return future.result()
