@@ -119,7 +119,8 @@ def selection(root: Path, packs: int | None) -> tuple[list[str], int, str]:
     localities = list(dict.fromkeys(p.locality for p in first))
     streams = list(dict.fromkeys(p.stream for p in first))
     chosen = [p for p in config.packs if p.locality in localities and p.stream in streams]
-    args = [a for name in localities for a in ("--locality", name)] + [a for name in streams for a in ("--stream", name)]
+    args = [a for name in localities for a in ("--locality", name)]
+    args += [a for name in streams for a in ("--stream", name)]
     return args, len(chosen), f"{'+'.join(localities)} x {'+'.join(streams)}"
 
 
@@ -246,8 +247,9 @@ def touched(root: Path, jobs: dict[str, dict]) -> tuple[Path, set[str]] | None:
 
 
 def rerun_after_edit(root: Path, run_args: list[str], env: dict[str, str],
-                     jobs: dict[str, dict]) -> tuple[float, set[str], int, set[str], Path] | None:
-    """Edit one event label of one pack file, rerun, restore; (wall, jobs that ran, cached, expected, file)."""
+                     jobs: dict[str, dict]) -> tuple[float, set[str], int, set[str], Path, set[str]] | None:
+    """Edit one event label of one pack file, rerun, restore; (wall, jobs that ran, cached, expected, file,
+    the reasons the manifest gives for the jobs that ran)."""
     target = touched(root, jobs)
     if target is None:
         return None
@@ -263,9 +265,14 @@ def rerun_after_edit(root: Path, run_args: list[str], env: dict[str, str],
     finally:
         path.write_bytes(original)
     after = read_jobs(root)
-    ran = {j for j, e in after.items() if e["status"] != "cached"}
+    ran = {j: e for j, e in after.items() if e["status"] != "cached"}
     cached = sum(e["status"] == "cached" for e in after.values())
-    return seconds, ran, cached, expected, path.relative_to(root)
+    return seconds, set(ran), cached, expected, path.relative_to(root), reasons(ran)
+
+
+def reasons(jobs: dict[str, dict]) -> set[str]:
+    """The manifest's reasons for rerunning (e.g. ``code changed``: evalkit's source was edited meanwhile)."""
+    return {f"{e['kind']}: {e.get('reason') or e['status']}" for e in jobs.values()}
 
 
 def per_kind(jobs: dict[str, dict]) -> list[tuple[str, int, float, float, float]]:
@@ -309,10 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         cold_failed = sum(e["status"] == "failed" for e in cold_jobs.values())
 
         progress(f"(c) no-op rerun, {args.repeat} times")
-        noop = []
+        noop, noop_why = [], set()
         for _ in range(args.repeat):
             seconds, _ = command([BIN / "evalkit", "--root", root, "run", *run_args], env, root)
-            noop.append((seconds, sum(e["status"] != "cached" for e in read_jobs(root).values())))
+            ran = {j: e for j, e in read_jobs(root).items() if e["status"] != "cached"}
+            noop.append((seconds, len(ran)))
+            noop_why |= reasons(ran)
 
         progress("(d) rerun after editing one pack's event label")
         edit = rerun_after_edit(root, run_args, env, cold_jobs)
@@ -347,16 +356,19 @@ def main(argv: list[str] | None = None) -> int:
     noop_ran = max(n for _, n in noop)
     rows.append(("(c) no-op rerun, whole command", f"median {noop_s:.2f} s of {len(noop)}; {noop_ran} jobs run",
                  f"< {GOAL_NOOP_SECONDS:.0f} s, 0 jobs run", met(noop_s < GOAL_NOOP_SECONDS and noop_ran == 0)))
-    rows.append(("    each run", ", ".join(f"{s:.2f} s" for s, _ in noop), "", ""))
+    rows.append(("    each run", ", ".join(f"{s:.2f} s (ran {n})" for s, n in noop), "", ""))
+    if noop_why:
+        rows.append(("    why jobs ran", "; ".join(sorted(noop_why)), "", ""))
     if edit is None:
         rows.append(("(d) rerun after editing one pack file", "skipped (no pack file to edit)", "", ""))
     else:
-        edit_s, ran, cached, expected, path = edit
+        edit_s, ran, cached, expected, path, why = edit
         rows += [("(d) rerun after editing one pack file", f"{edit_s:.1f} s; {len(ran)} rerun, {cached} cached",
                   f"{len(expected)} rerun (pack, locality, system)", met(ran == expected)),
                  ("    edited", f"{path} (one event label)", "", "")]
         if ran != expected:
             rows.append(("    reran", ", ".join(sorted(ran)), "expected: " + ", ".join(sorted(expected)), ""))
+            rows.append(("    why", "; ".join(sorted(why)), "", ""))
     widths = [max(len(r[i]) for r in rows + [HEADER]) for i in range(3)]
     print()
     for row in [HEADER, *rows]:

@@ -17,14 +17,15 @@ import papermill
 from evalkit.report import formative, pack, results, summative
 
 
-def copy_project(source: Path, dest: Path) -> Path:
-    """Parameters, notebooks and processed tables of ``source`` copied to ``dest`` (raw extracts left out)."""
+def copy_project(source: Path, dest: Path, *, with_results: bool = True) -> Path:
+    """Parameters, notebooks and processed tables of ``source`` copied to ``dest`` (raw extracts left out);
+    its results files too unless ``with_results`` is false (other tests may have written some)."""
     dest.mkdir(parents=True)
     for folder in ("parameters", "notebooks", "data/processed"):
         shutil.copytree(source / folder, dest / folder)
     (dest / "data/raw").mkdir(parents=True)
     (dest / "outputs").mkdir()
-    if (source / "outputs/results").is_dir():
+    if with_results and (source / "outputs/results").is_dir():
         shutil.copytree(source / "outputs/results", dest / "outputs/results")
     return dest
 

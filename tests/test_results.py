@@ -115,7 +115,7 @@ def test_record_refuses_fits_that_do_not_match_the_pack(care_homes):
 
 
 def test_load_results_reads_every_file_into_one_row_per_measure(demo_project, tmp_path):
-    project = copy_project(demo_project, tmp_path / "project")
+    project = copy_project(demo_project, tmp_path / "project", with_results=False)
     paths = ProjectPaths.from_root(project)
     written = [results.record(*fit_pack(project, loc, "care_homes")) for loc in ("salford", "oldham")]
     table = results.load_results(paths)
@@ -140,7 +140,7 @@ def test_load_results_reads_every_file_into_one_row_per_measure(demo_project, tm
 
 
 def test_no_results_is_an_empty_table_with_the_columns(tmp_path, demo_project):
-    project = copy_project(demo_project, tmp_path / "empty")
+    project = copy_project(demo_project, tmp_path / "empty", with_results=False)
     table = results.load_results(ProjectPaths.from_root(project))
     assert table.empty and list(table.columns) == list(results.RESULT_COLUMNS)
 
@@ -152,7 +152,7 @@ def test_no_results_is_an_empty_table_with_the_columns(tmp_path, demo_project):
     ('{"schema_version": 1, "locality": "salford"}', "results file lacks"),
 ])
 def test_a_broken_results_file_names_the_file_and_the_fix(tmp_path, demo_project, content, message):
-    project = copy_project(demo_project, tmp_path / "project")
+    project = copy_project(demo_project, tmp_path / "project", with_results=False)
     path = project / "outputs/results/salford/care_homes.json"
     path.parent.mkdir(parents=True)
     path.write_text(content, encoding="utf-8")

@@ -201,7 +201,7 @@ def test_text_from_parameters_is_escaped_in_tables_and_charts(root, tmp_path, mo
 
 
 def test_without_results_every_section_still_renders(demo_project, tmp_path, monkeypatch):
-    empty = system.load_system_view(root=copy_project(demo_project, tmp_path / "empty"))
+    empty = system.load_system_view(root=copy_project(demo_project, tmp_path / "empty", with_results=False))
     assert empty.results.empty and empty.alpha == 0.05
     cells = system.matrix(empty)
     assert not cells["has_data"].any()
