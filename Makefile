@@ -50,6 +50,7 @@ lab: data ## Open the notebooks in JupyterLab
 .PHONY: bench
 bench: setup ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python -W ignore benchmarks/its_coverage.py
 
 .PHONY: lock

@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -66,7 +67,7 @@ SAMPLE_SECONDS = 0.2  # how often the cold build's process tree is sampled for m
 GOAL_SPEEDUP = 3.0  # cold evalkit run vs the naive loop, on 2 cores (issue: pipeline performance)
 GOAL_CORES = 2
 GOAL_NOOP_SECONDS = 1.0
-MB = 1024 * 1024
+MIB = 1024 * 1024
 EDIT_MARK = "[bench edit] "
 HEADER = ("figure", "measured", "goal", "verdict")
 _LABEL = re.compile(r'(label:\s*")')
@@ -289,20 +290,32 @@ def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="evalkit run --jobs (default: cores)")
-    parser.add_argument("--packs", type=int, default=None,
-                        help="only the localities x streams of the first N pack files (default: all)")
-    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive papermill + nbconvert loop")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of the no-op rerun and of the kernel start")
-    args = parser.parse_args(argv)
-    cores = os.cpu_count() or 1
+@dataclass
+class Figures:
+    """Everything one run of the benchmark measured (see the module docstring for (k), (a) to (d))."""
+
+    jobs: int
+    packs: int
+    selection: str
+    overhead: list[tuple[float, ...]]
+    cold_s: float
+    cold_rc: int
+    cold_jobs: dict[str, dict]
+    memory: TreeMemory
+    noop: list[tuple[float, int]] = field(default_factory=list)
+    noop_why: set[str] = field(default_factory=set)
+    edit: tuple | None = None
+    naive: tuple[float, float, float, int] | None = None
+
+
+def measure(args: argparse.Namespace) -> Figures | None:
+    """Run (k), (a), (c), (d) and (b) in a temporary copy of the project; None if the cold build wrote nothing."""
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
         root = make_project(Path(tmp))
         env = environment(root)
         chosen, n_packs, what = selection(root, args.packs)
         run_args = ["--jobs", str(args.jobs), "--no-progress", *chosen]
+        evalkit_run = [BIN / "evalkit", "--root", root, "run", *run_args]
 
         progress(f"kernel start + imports, {args.repeat} fresh kernels")
         overhead = kernel_overhead(root, env, args.repeat)
@@ -311,64 +324,71 @@ def main(argv: list[str] | None = None) -> int:
         cold_jobs = read_jobs(root)
         if not cold_jobs:
             print("evalkit run wrote no manifest: nothing more to measure.", file=sys.stderr)
-            return 1
-        cold_ran = sum(e["status"] == "ok" for e in cold_jobs.values())
-        cold_failed = sum(e["status"] == "failed" for e in cold_jobs.values())
+            return None
+        figures = Figures(args.jobs, n_packs, what, overhead, cold_s, cold_rc, cold_jobs, memory)
 
         progress(f"(c) no-op rerun, {args.repeat} times")
-        noop, noop_why = [], set()
         for _ in range(args.repeat):
-            seconds, _ = command([BIN / "evalkit", "--root", root, "run", *run_args], env, root)
+            seconds, _ = command(evalkit_run, env, root)
             ran = {j: e for j, e in read_jobs(root).items() if e["status"] != "cached"}
-            noop.append((seconds, len(ran)))
-            noop_why |= reasons(ran)
+            figures.noop.append((seconds, len(ran)))
+            figures.noop_why |= reasons(ran)
 
         progress("(d) rerun after editing one pack's event label")
-        edit = rerun_after_edit(root, run_args, env, cold_jobs)
+        figures.edit = rerun_after_edit(root, run_args, env, cold_jobs)
 
-        naive_result = None
         if not args.skip_naive:
             progress(f"(b) naive serial loop: papermill + nbconvert CLIs over {len(cold_jobs)} jobs")
-            naive_result = naive(root, cold_jobs, env)
+            figures.naive = naive(root, cold_jobs, env)
+    return figures
 
-    # ---- figures ----
-    kinds = per_kind(cold_jobs)
-    job_total = sum(row[4] for row in kinds)
-    print(f"cores: {cores}; evalkit run --jobs {args.jobs}; packs: {n_packs} ({what}); "
-          f"jobs: {len(cold_jobs)} ({', '.join(f'{n} {k}' for k, n, *_ in kinds)})")
-    start_s, import_s, pack_s = (statistics.median(t[i] for t in overhead) for i in range(3))
-    print(f"fixed per-job overhead (jupyter_client, median of {len(overhead)} fresh kernels): kernel start "
-          f"{start_s:.2f} s + import evalkit.report {import_s:.2f} s + the pack notebook's imports and "
-          f"setup_notebook() {pack_s:.2f} s = {start_s + import_s + pack_s:.2f} s")
-    rows = [("(a) cold build, evalkit run", f"{cold_s:.1f} s; {cold_ran} jobs run, {cold_failed} failed", "",
-             "" if cold_rc == 0 else f"evalkit run exited {cold_rc}")]
-    if naive_result is None:
+
+def goal_rows(f: Figures, cores: int) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, goal, verdict) rows of (a) to (d)."""
+    cold_ran = sum(e["status"] == "ok" for e in f.cold_jobs.values())
+    cold_failed = sum(e["status"] == "failed" for e in f.cold_jobs.values())
+    rows = [("(a) cold build, evalkit run", f"{f.cold_s:.1f} s; {cold_ran} jobs run, {cold_failed} failed", "",
+             "" if f.cold_rc == 0 else f"evalkit run exited {f.cold_rc}")]
+    if f.naive is None:
         rows.append(("(b) naive papermill + nbconvert loop", "skipped (--skip-naive)", "", ""))
     else:
-        naive_s, papermill_s, nbconvert_s, naive_failures = naive_result
-        ratio = naive_s / cold_s
+        naive_s, papermill_s, nbconvert_s, failures = f.naive
+        ratio = naive_s / f.cold_s
         where = "" if cores == GOAL_CORES else f" (on {cores} cores)"
-        rows += [("(b) naive papermill + nbconvert loop", f"{naive_s:.1f} s; {naive_failures} commands failed", "", ""),
+        rows += [("(b) naive papermill + nbconvert loop", f"{naive_s:.1f} s; {failures} commands failed", "", ""),
                  ("    of which papermill / nbconvert", f"{papermill_s:.1f} s / {nbconvert_s:.1f} s", "", ""),
                  ("    ratio naive / evalkit", f"{ratio:.2f}x", f">= {GOAL_SPEEDUP:.0f}x on {GOAL_CORES} cores",
                   met(ratio >= GOAL_SPEEDUP) + where)]
-    noop_s = statistics.median(s for s, _ in noop)
-    noop_ran = max(n for _, n in noop)
-    rows.append(("(c) no-op rerun, whole command", f"median {noop_s:.2f} s of {len(noop)}; {noop_ran} jobs run",
-                 f"< {GOAL_NOOP_SECONDS:.0f} s, 0 jobs run", met(noop_s < GOAL_NOOP_SECONDS and noop_ran == 0)))
-    rows.append(("    each run", ", ".join(f"{s:.2f} s (ran {n})" for s, n in noop), "", ""))
-    if noop_why:
-        rows.append(("    why jobs ran", "; ".join(sorted(noop_why)), "", ""))
-    if edit is None:
+    noop_s = statistics.median(s for s, _ in f.noop)
+    noop_ran = max(n for _, n in f.noop)
+    rows += [("(c) no-op rerun, whole command", f"median {noop_s:.2f} s of {len(f.noop)}; {noop_ran} jobs run",
+              f"< {GOAL_NOOP_SECONDS:.0f} s, 0 jobs run", met(noop_s < GOAL_NOOP_SECONDS and noop_ran == 0)),
+             ("    each run", ", ".join(f"{s:.2f} s (ran {n})" for s, n in f.noop), "", "")]
+    if f.noop_why:
+        rows.append(("    why jobs ran", "; ".join(sorted(f.noop_why)), "", ""))
+    if f.edit is None:
         rows.append(("(d) rerun after editing one pack file", "skipped (no pack file to edit)", "", ""))
-    else:
-        edit_s, ran, cached, expected, path, why = edit
-        rows += [("(d) rerun after editing one pack file", f"{edit_s:.1f} s; {len(ran)} rerun, {cached} cached",
-                  f"{len(expected)} rerun (pack, locality, system)", met(ran == expected)),
-                 ("    edited", f"{path} (one event label)", "", "")]
-        if ran != expected:
-            rows.append(("    reran", ", ".join(sorted(ran)), "expected: " + ", ".join(sorted(expected)), ""))
-            rows.append(("    why", "; ".join(sorted(why)), "", ""))
+        return rows
+    edit_s, ran, cached, expected, path, why = f.edit
+    rows += [("(d) rerun after editing one pack file", f"{edit_s:.1f} s; {len(ran)} rerun, {cached} cached",
+              f"{len(expected)} rerun (pack, locality, system)", met(ran == expected)),
+             ("    edited", f"{path} (one event label)", "", "")]
+    if ran != expected:
+        rows += [("    reran", ", ".join(sorted(ran)), "expected: " + ", ".join(sorted(expected)), ""),
+                 ("    why", "; ".join(sorted(why)), "", "")]
+    return rows
+
+
+def print_figures(f: Figures) -> None:
+    cores = os.cpu_count() or 1
+    kinds = per_kind(f.cold_jobs)
+    print(f"cores: {cores}; evalkit run --jobs {f.jobs}; packs: {f.packs} ({f.selection}); "
+          f"jobs: {len(f.cold_jobs)} ({', '.join(f'{n} {k}' for k, n, *_ in kinds)})")
+    start_s, import_s, pack_s = (statistics.median(t[i] for t in f.overhead) for i in range(3))
+    print(f"fixed per-job overhead (jupyter_client, median of {len(f.overhead)} fresh kernels): kernel start "
+          f"{start_s:.2f} s + import evalkit.report {import_s:.2f} s + the pack notebook's imports and "
+          f"setup_notebook() {pack_s:.2f} s = {start_s + import_s + pack_s:.2f} s")
+    rows = goal_rows(f, cores)
     widths = [max(len(r[i]) for r in rows + [HEADER]) for i in range(3)]
     print()
     for row in [HEADER, *rows]:
@@ -378,11 +398,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'kind':<10} {'jobs':>5} {'median s':>9} {'max s':>7} {'sum s':>7}")
     for kind, n, median, biggest, total in kinds:
         print(f"  {kind:<10} {n:>5} {median:>9.2f} {biggest:>7.2f} {total:>7.1f}")
-    print(f"  sum of job seconds {job_total:.1f} s / {args.jobs} workers = {job_total / args.jobs:.1f} s "
-          f"if perfectly packed; measured wall {cold_s:.1f} s")
-    print(f"peak resident memory during the cold build (RSS sampled every {SAMPLE_SECONDS} s): "
-          f"whole tree {memory.total / MB:.0f} MB; largest kernel {memory.kernel / MB:.0f} MB; "
-          f"largest other child (worker) {memory.other / MB:.0f} MB; {len(memory.kernels)} kernels seen")
+    job_total = sum(row[4] for row in kinds)
+    print(f"  sum of job seconds {job_total:.1f} s / {f.jobs} workers = {job_total / f.jobs:.1f} s "
+          f"if perfectly packed; measured wall {f.cold_s:.1f} s")
+    print(f"peak resident memory during the cold build (RSS sampled every {SAMPLE_SECONDS} s): whole tree "
+          f"{f.memory.total / MIB:.0f} MiB; largest kernel {f.memory.kernel / MIB:.0f} MiB; largest other child "
+          f"(a worker) {f.memory.other / MIB:.0f} MiB; {len(f.memory.kernels)} kernels seen")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="evalkit run --jobs (default: cores)")
+    parser.add_argument("--packs", type=int, default=None,
+                        help="only the localities x streams of the first N pack files (default: all)")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive papermill + nbconvert loop")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the no-op rerun and of the kernel start")
+    figures = measure(parser.parse_args(argv))
+    if figures is None:
+        return 1
+    print_figures(figures)
     return 0
 
 

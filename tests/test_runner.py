@@ -290,3 +290,16 @@ def test_real_packs_are_byte_identical_across_reruns_and_executors(root):
     assert "Synthetic demonstration data" in page and "<script" not in page
     index = (root / "outputs/index.html").read_text(encoding="utf-8")
     assert 'href="packs/salford/care_homes.html"' in index and 'href="packs/system.html"' in index
+
+
+def test_only_the_named_dask_scheduler_is_reachable_from_the_runner():
+    from evalkit.pipeline import netguard
+
+    assert runner.scheduler_hosts(None) == ()
+    assert runner.scheduler_hosts("tcp://127.0.0.1:8786") == ("127.0.0.1", "127.0.0.1")
+    with pytest.raises(ConfigError, match="not an address"):
+        runner.scheduler_hosts("tcp://:8786")
+    with netguard.no_network(allow=["192.0.2.7"]):
+        assert netguard._is_local("192.0.2.7") and not netguard._is_local("192.0.2.8")
+    with netguard.no_network():
+        assert not netguard._is_local("192.0.2.7")  # the allowance ends with its block

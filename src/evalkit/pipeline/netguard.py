@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
@@ -64,8 +64,12 @@ class NetworkDisabledError(EvalkitError, ConnectionRefusedError):
         return (type(self), (self.target,))
 
 
+_ALLOWED: set[str] = set()
+"""Hosts let through while a ``no_network(allow=...)`` block is open (e.g. a Dask scheduler's address)."""
+
+
 def _is_local(host: object) -> bool:
-    """True for a host that never leaves this machine (see the module docstring); False for any other."""
+    """True for a host that never leaves this machine (see the module docstring), or one explicitly allowed."""
     if host is None:
         return True  # getaddrinfo(None, port): the local wildcard or loopback address, no lookup
     if isinstance(host, (bytes, bytearray)):
@@ -73,7 +77,7 @@ def _is_local(host: object) -> bool:
     if not isinstance(host, str):
         return False
     name = host.strip().lower()
-    if name in LOCAL_NAMES:
+    if name in LOCAL_NAMES or name.strip("[]") in _ALLOWED:
         return True
     try:
         address = ipaddress.ip_address(name.strip("[]").split("%", 1)[0])  # IPv6 scope (fe80::1%eth0) dropped
@@ -190,13 +194,20 @@ def deactivate() -> None:
 
 
 @contextlib.contextmanager
-def no_network() -> Iterator[None]:
-    """Guard this process for the duration of the block; a guard already on stays on afterwards."""
+def no_network(allow: Iterable[str] = ()) -> Iterator[None]:
+    """Guard this process for the duration of the block; a guard already on stays on afterwards.
+
+    ``allow`` names hosts (names or addresses) still reachable inside the block, such as the Dask scheduler
+    the runner talks to; the data and the notebooks never need any.
+    """
     already = is_active()
+    added = {h.strip().lower().strip("[]") for h in allow} - _ALLOWED
+    _ALLOWED.update(added)
     activate()
     try:
         yield
     finally:
+        _ALLOWED.difference_update(added)
         if not already:
             deactivate()
 

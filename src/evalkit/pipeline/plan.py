@@ -12,6 +12,7 @@ key and outputs are unchanged need not run again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -33,8 +34,16 @@ CODE_SUFFIXES = (".py", ".j2", ".css", ".json")  # what evalkit's behaviour is m
 
 
 def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, hashed once per process while its size and modification time stay the same."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
+    with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -15,7 +15,9 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sys
+import urllib.parse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -85,9 +87,24 @@ class RunResult:
         return sum(r["status"] == status for r in self.rows)
 
 
-def _spec(job: Job, root: Path, timeout: float | None) -> JobSpec:
+def _spec(job: Job, root: Path, options: RunOptions) -> JobSpec:
     return JobSpec(id=job.id, notebook=str(job.notebook), parameters=dict(job.parameters), executed=str(job.executed),
-                   html=str(job.html), title=job.title, root=str(root), timeout=timeout)
+                   html=str(job.html), title=job.title, root=str(root), timeout=options.timeout,
+                   guard_process=options.executor != "dask")
+
+
+def scheduler_hosts(address: str | None) -> tuple[str, ...]:
+    """The Dask scheduler's host name and addresses: the only place the runner's process may connect to."""
+    if not address:
+        return ()
+    host = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}").hostname
+    if not host:
+        raise ConfigError(f"--scheduler {address!r} is not an address; give tcp://HOST:PORT")
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise ConfigError(f"--scheduler {address!r}: cannot resolve {host!r} ({exc})") from exc
+    return (host, *sorted(found))
 
 
 def validation_key(config: Any, packs: Sequence[Any]) -> str:
@@ -179,7 +196,8 @@ def run(root: str | Path | None = None, options: RunOptions | None = None, *, st
             cached, why = decisions[job.id]
             rows.append(_row(job, "cached" if cached else "planned", why, paths.root))
         return RunResult(plan, tuple(rows), 0.0, workers, options.executor, tuple(problems), dry_run=True)
-    with outputs_lock(paths.outputs, wait=options.wait), netguard.no_network():
+    allowed = scheduler_hosts(options.scheduler)
+    with outputs_lock(paths.outputs, wait=options.wait), netguard.no_network(allow=allowed):
         return _execute(plan, problems, config, options, workers, reporter, clock, checked)
 
 
@@ -189,7 +207,7 @@ def _execute(plan: Plan, problems: list, config: Any, options: RunOptions, worke
     root = paths.root
     previous = manifest.read(paths.manifest_file)
     decisions = decide(plan, previous, root, force=options.force)
-    to_run = {j.id: _spec(j, root, options.timeout) for j in plan.jobs if not decisions[j.id][0]}
+    to_run = {j.id: _spec(j, root, options) for j in plan.jobs if not decisions[j.id][0]}
     run_info = {"started": manifest.now(), "executor": options.executor, "workers": workers,
                 "command": " ".join(sys.argv[:1] + [a for a in sys.argv[1:]]), "versions": manifest.versions(),
                 "git": manifest.git_state(root), "validated": checked}
