@@ -125,8 +125,11 @@ def _latest(fit: FormativeFit) -> str:
     return f"{format_estimate(value, fit.measure)} ({last['date']:%b %Y})"
 
 
-def summary_table(view: PackView, fits: Mapping[str, FormativeFit]) -> HTML:
-    """Every monthly measure grouped by MMSF domain, with its variation and assurance icons."""
+def summary_table(view: PackView, fits: Mapping[str, FormativeFit],
+                  effects: Mapping[str, str] | None = None) -> HTML:
+    """Every monthly measure grouped by MMSF domain and family, with its variation and assurance icons and,
+    given ``effects`` (measure id -> text, see :func:`evalkit.report.headlines.effect_cell`), its
+    summative effect."""
     rows = []
     order = {d: i for i, d in enumerate(DOMAINS)}
     ranked = sorted(fits.values(), key=lambda f: (order[f.measure.domain], FAMILY_ORDER.index(f.measure.family)))
@@ -134,16 +137,41 @@ def summary_table(view: PackView, fits: Mapping[str, FormativeFit]) -> HTML:
         chart = fit.spc
         variation = chart.variation_icon if chart is not None else "none"
         assurance = chart.assurance_type if chart is not None else None
-        rows.append([esc(DOMAIN_NAMES[fit.measure.domain]), esc(fit.measure.name), esc(fit.measure.family),
-                     esc(_latest(fit)), icons.labelled(icons.variation_svg(variation), variation),
-                     icons.labelled(icons.assurance_svg(assurance), assurance)])
+        row = [esc(DOMAIN_NAMES[fit.measure.domain]), esc(fit.measure.name), esc(fit.measure.family),
+               esc(_latest(fit)), icons.labelled(icons.variation_svg(variation), variation),
+               icons.labelled(icons.assurance_svg(assurance), assurance)]
+        if effects is not None:
+            row.append(esc(effects.get(fit.measure_id, "not modelled: followed month by month")))
+        rows.append(row)
     caption = ("Each monthly measure by domain of the Measuring and Monitoring of Safety framework: its latest value, "
                "variation icon (from the latest point of its SPC chart) and assurance icon (whether the latest process"
                " limits put its target always, never or sometimes within reach)")
     questions = "".join(f"<li><strong>{esc(DOMAIN_NAMES[d])}</strong>: {esc(DOMAIN_QUESTIONS[d])}</li>"
                         for d in DOMAINS if any(f.measure.domain == d for f in fits.values()))
-    return HTML(html_table(["Domain", "Measure", "Family", "Latest", "Variation", "Assurance"], rows,
-                           caption=caption) + f'<ul class="evalkit-domains">{questions}</ul>')
+    header = ["Domain", "Measure", "Family", "Latest", "Variation", "Assurance"]
+    if effects is not None:
+        header.append("Effect after 12 months (interrupted time series)")
+        caption += "; and for outcome measures the modelled change against the expected trend, with its interval"
+    return HTML(html_table(header, rows, caption=caption) + f'<ul class="evalkit-domains">{questions}</ul>')
+
+
+def driver_diagram(view: PackView, fits: Mapping[str, FormativeFit]) -> HTML:
+    """The stream's driver diagram with each measure's current signal (variation icon and words)."""
+    stream = view.stream_info
+    rows = []
+    for driver in stream.driver_diagram:
+        ideas = "<ul>" + "".join(f"<li>{esc(idea)}</li>" for idea in driver.change_ideas) + "</ul>"
+        items = []
+        for m in driver.measures:
+            measure = view.measures[m]
+            fit = fits.get(m)
+            icon = fit.spc.variation_icon if fit is not None and fit.spc is not None else None
+            signal = icons.labelled(icons.variation_svg(icon), icon) if icon else '<span class="muted">survey</span>'
+            items.append(f"<li>{esc(measure.name)} <span class=\"muted\">({esc(measure.family)})</span><br>"
+                         f"{signal}</li>")
+        rows.append([esc(driver.primary_driver), ideas, "<ul>" + "".join(items) + "</ul>"])
+    return HTML(html_table(["Primary driver", "Change ideas", "Measures and their current signal"], rows,
+                           caption=f"Aim: {esc(stream.aim)}"))
 
 
 def _phase_means(fit: FormativeFit) -> str:
@@ -194,4 +222,5 @@ def formative_section(view: PackView, fit: FormativeFit | str) -> None:
     return None
 
 
-__all__ = ["FormativeFit", "fit_all", "fit_formative", "formative_section", "spc_options", "summary_table"]
+__all__ = ["FormativeFit", "driver_diagram", "fit_all", "fit_formative", "formative_section", "spc_options",
+           "summary_table"]

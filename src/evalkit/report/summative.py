@@ -219,15 +219,20 @@ def diagnostics_table(fit: MeasureFit) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def summative_section(view: PackView, measure_id: str) -> MeasureFit:
-    """Display one outcome measure's interrupted time series; return the fit for reuse."""
-    fit = fit_measure(view, measure_id)
+def fit_all(view: PackView) -> dict[str, MeasureFit]:
+    """The interrupted time series of every outcome measure of the stream (nothing displayed)."""
+    return {m: fit_measure(view, m) for m in summative_measure_ids(view)}
+
+
+def summative_section(view: PackView, measure: str | MeasureFit) -> MeasureFit:
+    """Display one outcome measure's interrupted time series (fitted here unless a fit is given); return it."""
+    fit = measure if isinstance(measure, MeasureFit) else fit_measure(view, measure)
     measure = fit.measure
     display(HTML(f"<h3>{esc(measure.name)}</h3>"))
     if fit.result is None:
         display(HTML(f'<p class="evalkit-note">No interrupted time series for this measure: {esc(fit.problem)}</p>'))
         return fit
-    series = view.series[measure_id]
+    series = view.series[fit.measure_id]
     result = fit.result
     for note in fit.warnings:
         display(HTML(f'<p class="evalkit-note"><strong>Caution:</strong> {esc(note)}</p>'))
@@ -294,5 +299,5 @@ def prepost_section(view: PackView) -> HTML:
     return HTML(html + f"<ul>{sentences}</ul>" + caveats)
 
 
-__all__ = ["MeasureFit", "curves", "effects", "fit_measure", "prepost", "prepost_section", "summative_measure_ids",
+__all__ = ["MeasureFit", "curves", "effects", "fit_all", "fit_measure", "prepost", "prepost_section", "summative_measure_ids",
            "summative_section", "survey_comparison"]
