@@ -35,8 +35,12 @@ data: setup ## Generate the demo extracts (if absent) and ingest them
 packs: data ## Build every evidence pack from the demo data (outputs/index.html)
 	$(BIN)/evalkit run
 
+.PHONY: browser
+browser: ## Install headless Chromium and fonts from Debian when missing (browser tests, PDF packs)
+	@bash tools/install_browser.sh
+
 .PHONY: test
-test: setup ## Run the whole test suite (unit, end-to-end, notebooks)
+test: setup browser ## Run the whole test suite (unit, end-to-end, notebooks, browser)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests notebooks
 
 .PHONY: validate

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.display import HTML
-from matplotlib.figure import Figure
+from IPython.display import HTML, SVG
 
 from evalkit.report import pack, summative
 
@@ -45,7 +44,7 @@ def test_section_shows_choice_chart_tables_and_narrative(care_homes, monkeypatch
     monkeypatch.setattr(summative, "display", shown.append)
     summative.summative_section(care_homes, "falls_with_harm")
     kinds = [type(x) for x in shown]
-    assert kinds == [HTML, HTML, Figure, HTML]
+    assert kinds == [HTML, HTML, SVG, HTML]
     assert "How the model was chosen" in shown[1].data
     tail = shown[3].data
     for caption in ("Effect of the programme at set horizons", "Sensitivity", "Residual diagnostics"):

@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: validate, demo-data, ingest, run.
+"""The ``evalkit`` command line: validate, demo-data, ingest, run, publish.
 
 Every command takes ``--root`` (default: ``$EVALKIT_ROOT`` or the nearest
 folder above the current one holding ``parameters/programme.yml``). Errors
@@ -90,6 +90,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_JOBS if result.failed else 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from evalkit.pipeline.pdf import page_layout, publish_pdfs
+
+    if not args.pdf:
+        raise EvalkitError("nothing to publish: `evalkit run` writes the HTML packs; "
+                           "pass --pdf to print them as PDF beside each pack.")
+    written = publish_pdfs(args.root, localities=args.locality or None, streams=args.stream or None)
+    for pdf in written:
+        layout = page_layout(pdf.read_bytes())
+        pages = f"{layout[0]} page(s), " if layout else ""
+        print(f"{pdf} ({pages}{pdf.stat().st_size / 1e6:.1f} MB)")
+    print(f"Printed {len(written)} pack(s) as PDF with headless Chromium (A4, offline).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalkit",
@@ -130,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="if another run holds outputs/, wait for it")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("publish", help="print the built HTML packs as PDF beside them (--pdf; needs Chromium)")
+    p.add_argument("--pdf", action="store_true",
+                   help="write <pack>.pdf beside each built <pack>.html (stream, locality and system packs)")
+    p.add_argument("--locality", action="append", metavar="L",
+                   help="only this locality's packs and summary (repeatable)")
+    p.add_argument("--stream", action="append", metavar="S", help="only this stream's packs (repeatable)")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 

@@ -140,7 +140,8 @@ def _parse(path: Path, model: type[ModelT], expected: str) -> ModelT:
 def load_programme(paths: ProjectPaths) -> Programme:
     """Read and validate ``parameters/programme.yml``, including its internal references."""
     path = paths.programme_file
-    programme = _parse(path, Programme, "a mapping with keys programme, localities, streams, measures, sources")
+    programme = _parse(path, Programme, "a mapping with keys programme, localities, streams, measures, sources "
+                       "(and optionally disclosure)")
     _fail(path, _programme_references(programme))
     return programme
 

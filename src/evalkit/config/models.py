@@ -4,7 +4,8 @@ Two kinds of file feed these models:
 
 * ``parameters/programme.yml`` -> :class:`Programme`: the programme, its
   localities and organisations, intervention streams with driver diagrams, the
-  measure catalogue, and the raw sources with their column mappings.
+  measure catalogue, the raw sources with their column mappings, and the
+  disclosure control of the packs' counts (:class:`DisclosurePolicy`).
 * ``parameters/<locality>/<stream>.yml`` -> :class:`PackParameters`: the
   intervention date, transition, comparator, windows, events and targets of
   one evidence pack.
@@ -312,12 +313,40 @@ class Source(_Model):
         return {k: (model.model_validate(v or {}) if isinstance(v, dict) or v is None else v) for k, v in value.items()}
 
 
+# --------------------------------------------------------------------------- disclosure control
+
+# NHS Digital (now NHS England) statistical disclosure control for Hospital Episode Statistics and similar
+# outputs below national level ("HES Analysis Guide"; "Disclosure control" in NHS England's publications):
+# counts from 1 to 7 are suppressed (shown as *), zero is shown, and every other count is rounded to the
+# nearest 5.
+NHS_SUPPRESS_BELOW = 8  # counts 1..7 suppressed
+NHS_ROUND_TO = 5  # other counts rounded to the nearest 5
+
+
+class DisclosurePolicy(_Model):
+    """How counts are protected in every table a commissioner sees (``disclosure:`` in programme.yml).
+
+    The defaults are the NHS Digital rule. Modelled quantities (rates, ratios,
+    intervals, model estimates) are never suppressed, as in NHS practice; the
+    arithmetic is in :mod:`evalkit.report.disclosure`.
+    """
+
+    enabled: bool = True
+    """False shows every count as it is (for analysts' own copies; the methods section then says so)."""
+    suppress_below: int = Field(default=NHS_SUPPRESS_BELOW, ge=1)
+    """Counts from 1 to ``suppress_below - 1`` are shown as ``*``; 1 suppresses nothing. Zero is always shown."""
+    round_to: int = Field(default=NHS_ROUND_TO, ge=1)
+    """Every other count is rounded, half up, to the nearest multiple of this; 1 leaves counts as they are."""
+
+
 class Programme(_Model):
     programme: ProgrammeInfo
     localities: dict[Identifier, Locality] = Field(min_length=1)
     streams: dict[Identifier, Stream] = Field(min_length=1)
     measures: dict[Identifier, Measure] = Field(min_length=1)
     sources: dict[Identifier, Source] = Field(min_length=1)
+    disclosure: DisclosurePolicy = DisclosurePolicy()
+    """Disclosure control of counts in the packs; default the NHS Digital rule."""
 
     def organisation_index(self) -> dict[str, tuple[str, Organisation]]:
         """Organisation code -> (locality id, organisation)."""

@@ -6,11 +6,20 @@ stderr (warnings are for the researcher reading the executed notebook).
 Charts are inline SVG, the style sheet is inline, and nothing is fetched from
 the internet. A notebook with an error in it is refused, and the file is
 written atomically, so a pack on disk is always a finished one.
+
+Before it is written, the page is checked for disclosure control
+(:func:`evalkit.report.disclosure.find_breaches`): a count that the policy
+would suppress or round, shown as it is, stops publishing. The policy is the
+project's own, read from ``parameters/programme.yml`` under ``$EVALKIT_ROOT``
+(which every job's worker sets), else NHS Digital's; a caller may pass it.
+The executed notebook is not asked for it: the page under check cannot vouch
+for itself.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -18,8 +27,12 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from evalkit.errors import PublishError
+from evalkit.config.load import load_programme
+from evalkit.config.models import DisclosurePolicy
+from evalkit.config.paths import ROOT_ENV_VAR, ProjectPaths
+from evalkit.errors import ConfigError, PublishError
 from evalkit.pipeline.atomic import write_atomic
+from evalkit.report.disclosure import NHS_DIGITAL, find_breaches
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +48,7 @@ _SVG_BLOCK = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 # nbconvert re-serialises the page with BeautifulSoup's html.parser, which lower-cases names. Browsers undo
 # that for SVG, other readers (PDF converters, XML tools) may not: restore the names matplotlib writes.
 _SVG_NAMES = {"viewbox=": "viewBox=", "<clippath": "<clipPath", "</clippath>": "</clipPath>"}
+BREACHES_SHOWN = 5  # unprotected counts named in the error; the rest are counted
 _EXTERNAL = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.IGNORECASE)
 
 
@@ -97,12 +111,41 @@ def _exporter() -> HTMLExporter:
     return exporter
 
 
-def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Path:
+def project_policy() -> DisclosurePolicy:
+    """The disclosure policy of the project at ``$EVALKIT_ROOT`` (its programme.yml); NHS Digital's when the
+    variable is not set."""
+    root = os.environ.get(ROOT_ENV_VAR)
+    if not root:
+        return NHS_DIGITAL
+    try:
+        return load_programme(ProjectPaths.from_root(root)).disclosure
+    except ConfigError as exc:
+        raise PublishError(f"cannot read the disclosure policy of the project at {ROOT_ENV_VAR}={root}: {exc}") from exc
+
+
+def check_disclosure(page: str, *, policy: DisclosurePolicy, executed: Path, html: Path) -> None:
+    """Raise :class:`PublishError` naming the pack, the table and the value of every count on ``page`` that
+    ``policy`` does not allow."""
+    breaches = find_breaches(page, policy)
+    if not breaches:
+        return
+    named = "; ".join(f"table {b.table!r}: {b.value!r} is {b.problem}" for b in breaches[:BREACHES_SHOWN])
+    more = f" (and {len(breaches) - BREACHES_SHOWN} more)" if len(breaches) > BREACHES_SHOWN else ""
+    raise PublishError(
+        f"{html.name} (from {executed}) not published: it would show counts that the disclosure policy (counts "
+        f"1 to {policy.suppress_below - 1} as *, others rounded to the nearest {policy.round_to}) does not allow: "
+        f"{named}{more}. Format counts with evalkit.report.disclosure.count_cell and the programme's policy.")
+
+
+def publish_html(executed: Path, html: Path, *, title: str | None = None,
+                 policy: DisclosurePolicy | None = None) -> Path:
     """Convert the executed notebook ``executed`` into the evidence pack ``html``.
 
     ``title`` is the page title (default: the notebook's ``metadata.title``,
-    else its file name). Raises :class:`PublishError` if the notebook cannot be
-    read, holds an error, or the page would fetch anything from the internet.
+    else its file name). ``policy`` is the disclosure policy the page is checked
+    against (default :func:`project_policy`). Raises :class:`PublishError` if
+    the notebook cannot be read, holds an error, the page would fetch anything
+    from the internet, or shows a count the policy does not allow.
     """
     executed, html = Path(executed), Path(html)
     try:
@@ -121,6 +164,7 @@ def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Pat
     if external:
         raise PublishError(f"{executed}: the page would fetch {external.group(0)!r} from the internet; "
                            "packs must open offline. Remove that output from the notebook.")
+    check_disclosure(body, policy=project_policy() if policy is None else policy, executed=executed, html=html)
     dropped = resources.get("evalkit_dropped_stderr", [])
     if dropped:
         logger.info("%s: stderr of cells %s left out of the pack (it stays in the executed notebook)",
@@ -130,4 +174,4 @@ def publish_html(executed: Path, html: Path, *, title: str | None = None) -> Pat
     return html
 
 
-__all__ = ["PackOutputs", "TEMPLATES", "publish_html", "write_atomic"]
+__all__ = ["PackOutputs", "TEMPLATES", "check_disclosure", "project_policy", "publish_html", "write_atomic"]

@@ -29,6 +29,7 @@ from evalkit.errors import AnalysisError, EvalkitWarning
 from evalkit.report import icons, tables, text
 from evalkit.report.figures import FIGSIZE, accessible_svg, style
 from evalkit.report.pack import PackView, describe_measure, measure_section
+from evalkit.report.disclosure import count_cell
 from evalkit.report.tables import esc, html_table
 from evalkit.stats import runchart, spc
 from evalkit.stats.describe import format_estimate
@@ -114,15 +115,16 @@ def fit_all(view: PackView) -> dict[str, FormativeFit]:
     return {m: fit_formative(view, m) for m in view.measure_ids if view.measures[m].cadence == "monthly"}
 
 
-def _latest(fit: FormativeFit) -> str:
+def _latest(fit: FormativeFit, policy) -> str:
+    """The latest value as HTML: a count goes through the disclosure policy; rates and percentages do not."""
     if fit.spc is None:
         return "no data"
     points = fit.spc.points()
     points = points[points["value"].notna()]
     last = points.iloc[-1]
-    value = last["value"] if fit.measure.kind in ("rate", "proportion") else last["numerator"] \
-        if fit.measure.kind == "count" else last["value"]
-    return f"{format_estimate(value, fit.measure)} ({last['date']:%b %Y})"
+    if fit.measure.kind == "count":
+        return f"{count_cell(last['numerator'], policy)} ({last['date']:%b %Y})"
+    return esc(f"{format_estimate(last['value'], fit.measure)} ({last['date']:%b %Y})")
 
 
 def summary_table(view: PackView, fits: Mapping[str, FormativeFit],
@@ -138,7 +140,7 @@ def summary_table(view: PackView, fits: Mapping[str, FormativeFit],
         variation = chart.variation_icon if chart is not None else "none"
         assurance = chart.assurance_type if chart is not None else None
         row = [esc(DOMAIN_NAMES[fit.measure.domain]), esc(fit.measure.name), esc(fit.measure.family),
-               esc(_latest(fit)), icons.labelled(icons.variation_svg(variation), variation),
+               _latest(fit, view.policy), icons.labelled(icons.variation_svg(variation), variation),
                icons.labelled(icons.assurance_svg(assurance), assurance)]
         if effects is not None:
             row.append(esc(effects.get(fit.measure_id, "not modelled: followed month by month")))
@@ -218,7 +220,7 @@ def formative_section(view: PackView, fit: FormativeFit | str) -> None:
                  + notes))
     summary = describe_measure(view, fit.measure_id)
     if summary is not None:
-        display(HTML(tables.window_table(summary)))
+        display(HTML(tables.window_table(summary, policy=view.policy)))
     return None
 
 

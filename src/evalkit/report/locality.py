@@ -24,10 +24,11 @@ import pandas as pd
 from IPython.display import HTML
 
 from evalkit.config.load import load_programme
-from evalkit.config.models import DOMAINS, Measure, Programme
+from evalkit.config.models import DOMAINS, DisclosurePolicy, Measure, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import ConfigError
 from evalkit.report import icons, text
+from evalkit.report.disclosure import count_cell
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
 from evalkit.report.results import load_results
 from evalkit.report.tables import NOT_APPLICABLE, esc, format_number, html_table
@@ -77,6 +78,14 @@ def latest_text(row: pd.Series, measure: Measure) -> str:
     if row["latest_value"] is None or not math.isfinite(row["latest_value"]):
         return "no data"
     return f"{format_estimate(row['latest_value'], measure)} ({month_text(row['latest_month'])})"
+
+
+def _latest_cell(row: pd.Series, measure: Measure, policy: DisclosurePolicy) -> str:
+    """:func:`latest_text` as HTML; for a count measure the latest month's count is under ``policy``."""
+    value = row["latest_value"]
+    if measure.kind != "count" or value is None or not math.isfinite(value):
+        return esc(latest_text(row, measure))
+    return f"{count_cell(value, policy)} ({esc(month_text(row['latest_month']))})"
 
 
 def level_change_text(row: pd.Series) -> str:
@@ -186,8 +195,9 @@ def measures_table(view: LocalityView, stream: str) -> str:
         row = pd.Series(r._asdict())
         measure = view.programme.measures[row["measure_id"]]
         variation, assurance = icon_cells(row)
-        body.append([esc(DOMAIN_NAMES[measure.domain]), esc(measure.name), esc(measure.family), esc(latest_text(row,
-                     measure)), variation, assurance, level_change_text(row), esc(row["reading"])])
+        body.append([esc(DOMAIN_NAMES[measure.domain]), esc(measure.name), esc(measure.family),
+                     _latest_cell(row, measure, view.programme.disclosure), variation, assurance,
+                     level_change_text(row), esc(row["reading"])])
     level = conf_label(float(rows["alpha"].iloc[0])) if len(rows) else "95%"
     caption = ("Each monthly measure: its latest value, variation icon (latest point of its SPC chart), assurance "
                f"icon (where it has a target) and, for outcome measures, the level change at the intervention "

@@ -35,7 +35,7 @@ from evalkit.data import store
 from evalkit.data.series import add_months, data_period, measure_series, month_count, survey_waves, unpaired_numerators
 from evalkit.errors import DataValidationError
 from evalkit.report import tables, text
-from evalkit.report.figures import FIGSIZE, series_chart, style, wave_chart
+from evalkit.report.figures import FIGSIZE, accessible_svg, series_chart, style, wave_chart
 from evalkit.stats.describe import ALPHA, WaveSummary, WindowSummary, describe_waves, describe_windows
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,11 @@ class PackView:
     @property
     def measure_ids(self) -> tuple[str, ...]:
         return self.stream_info.measure_ids
+
+    @property
+    def policy(self):
+        """The programme's disclosure-control policy for counts (``programme.yml``: ``disclosure``)."""
+        return self.programme.disclosure
 
     @property
     def synthetic(self) -> bool:
@@ -197,7 +202,7 @@ def header(view: PackView) -> HTML:
 def headlines(view: PackView) -> HTML:
     """One line per measure: type, better direction, before and after with intervals."""
     rows = [(view.measures[m], view.summaries[m]) for m in view.measure_ids]
-    return HTML(tables.headline_table(rows, alpha=view.alpha))
+    return HTML(tables.headline_table(rows, alpha=view.alpha, policy=view.policy))
 
 
 def driver_diagram(view: PackView) -> HTML:
@@ -228,15 +233,17 @@ def measure_section(view: PackView, measure_id: str) -> None:
             figure = Figure(figsize=(FIGSIZE[0] * 0.6, FIGSIZE[1]))
             wave_chart(view.waves[measure_id], measure=measure, target=target, alpha=view.alpha,
                        ax=figure.add_subplot())
-            table = tables.wave_table(summary)
+            table = tables.wave_table(summary, policy=view.policy)
         else:
             figure = Figure(figsize=FIGSIZE)
             baseline, post = view.windows
             series_chart(view.series[measure_id], measure=measure, intervention=params.intervention.start,
                          transition_months=params.intervention.transition_months, events=params.events,
                          target=target, baseline=baseline, post=post, alpha=view.alpha, ax=figure.add_subplot())
-            table = tables.window_table(summary)
-        display(figure)
+            table = tables.window_table(summary, policy=view.policy)
+        kind = "Survey waves" if isinstance(summary, WaveSummary) else "Monthly values"
+        display(accessible_svg(figure, f"{kind} of {measure.name.lower()} ({measure.value_label}). "
+                                       f"{summary.reading()}"))
     display(HTML(text.reading(summary.reading()) + table))
 
 
@@ -265,15 +272,15 @@ def data_quality(view: PackView) -> HTML:
     counts = checks[checks != ""].value_counts().rename_axis("check").reset_index(name="rows")
     counts = counts.sort_values(["rows", "check"], ascending=[False, True], kind="stable")
     parts = ["<h3>Raw files</h3>", "<p>Every raw row is either used or set aside in quarantine with its reason. "
-             "These counts cover all localities.</p>", tables.file_counts_table(files),
+             "These counts cover all localities.</p>", tables.file_counts_table(files, policy=view.policy),
              f"<h3>Rows set aside for {tables.esc(view.locality_name)}</h3>"]
     if counts.empty:
         parts.append(f"<p>No raw rows from {tables.esc(view.locality_name)} were set aside.</p>")
     else:
-        parts.append(tables.quarantine_table(counts, view.locality_name))
+        parts.append(tables.quarantine_table(counts, view.locality_name, policy=view.policy))
     if len(view.unpaired):
         parts += ["<h3>Events left out for want of a denominator</h3>",
-                  tables.unpaired_table(view.unpaired, view.measures)]
+                  tables.unpaired_table(view.unpaired, view.measures, policy=view.policy)]
     period = view.programme.programme.period
     expected = month_count(period.start, period.end)
     monthly = [(view.measures[m], view.series[m]) for m in view.measure_ids if m in view.series]
@@ -288,7 +295,7 @@ def methods_and_assumptions(view: PackView) -> HTML:
     kinds = {view.measures[m].kind for m in view.series}
     return HTML(text.methods(kinds=kinds, survey=bool(view.waves), parameters=view.pack.parameters,
                              baseline=baseline, post=post, alpha=view.alpha, locality_name=view.locality_name,
-                             synthetic=view.synthetic))
+                             synthetic=view.synthetic, policy=view.policy))
 
 
 __all__ = [

@@ -27,8 +27,9 @@ from evalkit.config.models import Measure
 from evalkit.data import store
 from evalkit.errors import AnalysisError, DataValidationError, EvalkitWarning
 from evalkit.report import tables
-from evalkit.report.figures import FIGSIZE, its_chart, style
+from evalkit.report.figures import FIGSIZE, accessible_svg, its_chart, style
 from evalkit.report.pack import PackView, _item_domains
+from evalkit.report.disclosure import count_cell
 from evalkit.report.tables import esc, format_number, html_table
 from evalkit.stats.its_auto import AutoResult, auto
 from evalkit.stats.prepost import PrePostResult, compare_measures
@@ -219,6 +220,21 @@ def diagnostics_table(fit: MeasureFit) -> str:
 # --------------------------------------------------------------------------- sections
 
 
+def chart_alt(fit: MeasureFit, series: pd.DataFrame, view: PackView) -> str:
+    """The ITS chart described from its numbers: period, intervention, effect at the horizons."""
+    table = effects(fit, series)
+    start = view.pack.parameters.intervention.start
+    parts = [f"Interrupted time series chart of {fit.measure.name.lower()} ({fit.measure.value_label}): observed "
+             f"months with the fitted trend before and after the intervention in {start:%B %Y}, and the "
+             f"counterfactual expected without it, with its {_conf(fit)} confidence band."]
+    for r in table.itertuples():
+        relative = _interval(r.relative_effect, r.relative_effect_ci_lower, r.relative_effect_ci_upper, percent=True)
+        parts.append(f"At {pd.Timestamp(r.period):%b %Y}: modelled {format_number(r.fitted)} against "
+                     f"{format_number(r.counterfactual)} expected, a relative difference of {relative}.")
+    return " ".join(parts)
+
+
+
 def fit_all(view: PackView) -> dict[str, MeasureFit]:
     """The interrupted time series of every outcome measure of the stream (nothing displayed)."""
     return {m: fit_measure(view, m) for m in summative_measure_ids(view)}
@@ -243,7 +259,7 @@ def summative_section(view: PackView, measure: str | MeasureFit) -> MeasureFit:
         figure, ax = plt.subplots(figsize=FIGSIZE)
         its_chart(curves(fit, series), measure=measure, intervention=view.pack.parameters.intervention.start,
                   alpha=result.fit.alpha, ax=ax)
-        display(figure)
+        display(accessible_svg(figure, chart_alt(fit, series, view)))
         plt.close(figure)
     display(HTML(effects_table(fit, effects(fit, series)) + sensitivity_table(fit) + diagnostics_table(fit)
                  + f"<p>{esc(result.narrative())}</p>"))
@@ -286,10 +302,14 @@ def prepost_section(view: PackView) -> HTML:
             parts.append(waves)
     table = pd.concat([p.summary() for p in parts], ignore_index=True)
     names = {m: view.measures[m].name for m in view.measures}
+    def n(value: float, measure_id: str) -> str:  # survey n are respondents: counts of people, protected
+        survey = measure_id in view.measures and view.measures[measure_id].cadence == "survey_wave"
+        return count_cell(value, view.policy) if survey else format_number(value)
+
     rows = [[esc(names.get(r.measure_id, r.measure_id)), esc(r.comparison.replace("_", " ")),
              _interval(r.estimate, r.ci_lower, r.ci_upper),
              format_p(r.p_value), format_p(r.p_adjusted),
-             format_number(r.n_pre), format_number(r.n_post), esc(r.method)]
+             n(r.n_pre, r.measure_id), n(r.n_post, r.measure_id), esc(r.method)]
             for r in table.itertuples()]
     html = html_table(["Measure", "Comparison", "Estimate (95% CI)", "p", "p (BH-adjusted)", "n before", "n after",
                        "Method"], rows, numeric=(2, 3, 4, 5, 6),

@@ -31,12 +31,13 @@ from evalkit.config.models import DOMAIN_QUESTIONS, DOMAINS, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import AnalysisError, EvalkitWarning
 from evalkit.report import icons, text
+from evalkit.report.disclosure import count_cell, percentage
 from evalkit.report.figures import FIGSIZE, accessible_svg, style
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
 from evalkit.report.locality import ICON_NOTE, data_period_text, known_results, month_text, present
 from evalkit.report.results import load_results
 from evalkit.report.summative import FAMILY_NAMES
-from evalkit.report.tables import NOT_APPLICABLE, esc, format_number, html_table
+from evalkit.report.tables import NOT_APPLICABLE, esc, html_table
 from evalkit.stats import funnel
 from evalkit.stats.describe import ALPHA, CAUSATION_CAVEAT, conf_label, format_estimate
 from evalkit.stats.funnel_result import FunnelResult
@@ -200,19 +201,25 @@ def fit_funnel(view: SystemView, stream: str, measure_id: str) -> FunnelResult |
 
 
 def _funnel_table(result: FunnelResult, data: pd.DataFrame, view: SystemView, measure_id: str) -> str:
+    """Events and denominator under the programme's disclosure policy; a percentage from them as rounded;
+    rates and limits (modelled) as they are."""
     measure = view.programme.measures[measure_id]
+    policy = view.programme.disclosure
     windows = dict(zip(data["group"], zip(data["post_start"], data["post_end"], data["months"], strict=True)),
                    strict=True)
     flags = {"high": "above the 99.8% limit", "low": "below the 99.8% limit", "": "within the limits"}
     rows = []
     for r in result.points().itertuples(index=False):
         start, end, months = windows[r.group]
+        value = (percentage(r.numerator, r.denominator, policy) if measure.kind == "proportion"
+                 else format_estimate(r.value, measure))
         rows.append([esc(r.group), esc(f"{month_text(start)} to {month_text(end)} ({months} months)"),
-                     format_number(r.numerator), format_number(r.denominator), esc(format_estimate(r.value, measure)),
+                     count_cell(r.numerator, policy, missing=NOT_APPLICABLE),
+                     count_cell(r.denominator, policy, missing=NOT_APPLICABLE), esc(value),
                      esc(f"{format_estimate(r.lower_998, measure)} to {format_estimate(r.upper_998, measure)}"),
                      esc(flags[r.outlier])])
     return html_table(["Locality", "After the transition", "Events", "Denominator", "Value", "99.8% limits",
-                       "Reading"], rows, numeric=(2, 3, 4),
+                       "Reading"], rows, numeric=(2, 3, 4), counts=(2, 3),
                       caption=f"{esc(measure.name)}: each locality after its transition, against the funnel")
 
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from evalkit.config.models import DOMAIN_QUESTIONS, Measure, PackParameters, ProgrammeInfo, Stream, Window
+from evalkit.config.models import (
+    DOMAIN_QUESTIONS,
+    DisclosurePolicy,
+    Measure,
+    PackParameters,
+    ProgrammeInfo,
+    Stream,
+    Window,
+)
 from evalkit.data.series import add_months
 from evalkit.report.banner import BANNER_STYLE, SYNTHETIC_BANNER, synthetic_banner
+from evalkit.report.disclosure import NHS_DIGITAL, methods_text
 from evalkit.report.tables import DIRECTION_NAMES, FAMILY_NAMES, esc
 from evalkit.stats.describe import (
     ASSUMPTIONS,
@@ -100,8 +109,8 @@ SPC_METHODS = (
 
 
 def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, baseline: Window, post: Window,
-            alpha: float, locality_name: str, synthetic: bool) -> str:
-    """The methods-and-assumptions section: data, windows, methods by kind, caveats."""
+            alpha: float, locality_name: str, synthetic: bool, policy: DisclosurePolicy = NHS_DIGITAL) -> str:
+    """The methods-and-assumptions section: data, windows, methods by kind, disclosure control, caveats."""
     conf = conf_label(alpha)
     start = parameters.intervention.start
     k = parameters.intervention.transition_months
@@ -128,9 +137,9 @@ def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, b
     if items:
         paragraphs.append(f"<p><strong>Methods and what they assume.</strong></p><ul>{''.join(items)}</ul>")
     paragraphs.append(SPC_METHODS)
+    paragraphs.append(f"<p><strong>Small numbers.</strong> {esc(methods_text(policy))}</p>")
     paragraphs.append(f"<p><strong>What this does not show.</strong> {esc(CAUSATION_CAVEAT.format(parts='windows'))}"
-                      " Small numbers are shown as they are: no suppression rule has been applied, so check "
-                      "before sharing this pack beyond the programme.</p>")
+                      "</p>")
     if synthetic:
         paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(SYNTHETIC_BANNER)}</p>")
     return "".join(paragraphs)
