@@ -6,10 +6,6 @@ a text alternative for every image and chart, and a screenshot of the first scre
 ``outputs/screenshots/`` (the pack's path under ``outputs/packs/``, ``.png``). The same pages are read
 statically (no scripts, no external URLs, headings in order, no code, no leaked cell tags, size), and
 ``evalkit publish --pdf`` prints them as A4 PDFs with the network guard on.
-
-Checks that fail because of the pack template or notebooks, not the browser or PDF code, are listed in
-``KNOWN_FAILURES`` with the element at fault and marked ``xfail(strict=False)``: delete a line once the
-template is fixed.
 """
 
 from __future__ import annotations
@@ -46,29 +42,6 @@ PAGES = {  # test id -> page under outputs/
 STREAM_PACKS = ("salford-care_homes", "salford-safety_culture")
 TAG_NAMES = ("parameters", "injected-parameters", "remove-cell", "remove-input", "remove-output",
              "papermill-error-cell-tag")
-_TAG_CLASSES = ("nbconvert's lab template writes each cell's tags as classes: `celltag_remove-input` on the cells "
-                "tagged remove-input ({cells}); the pack template should leave cell tags out")
-_EMPTY = ('empty <div class="jp-Cell jp-CodeCell ... jp-mod-noOutputs jp-mod-noInput"> wrappers left in the page: '
-          "{cells}")
-_STREAM_CELLS = "cell-id=setup, cover, measures, prepost-table, data-quality, methods"
-KNOWN_FAILURES: dict[tuple[str, str], str] = {  # (check, page) -> what in the template or notebook fails it
-    ("charts", "salford-care_homes"): "the 3 ITS charts in cell-id=summative-its (after the h3s 'Emergency admissions "
-                                      "of care-home residents', 'Falls with harm', 'Pressure ulcers (moderate harm or "
-                                      "worse)') are bare matplotlib <svg> without role=\"img\", aria-label or <title>",
-    ("charts", "salford-safety_culture"): "the survey chart in cell-id=measures (after the h3 'Positive safety-climate "
-                                          "responses') is a bare matplotlib <svg> without role=\"img\", aria-label "
-                                          "or <title>",
-    ("empty_cells", "salford-care_homes"): _EMPTY.format(cells="cell-id=setup, cell-id=record-results"),
-    ("empty_cells", "salford-safety_culture"): _EMPTY.format(
-        cells="cell-id=setup, cell-id=summative-its (no outcome measure, so no output), cell-id=record-results"),
-    ("empty_cells", "salford"): _EMPTY.format(cells="cell-id=setup"),
-    ("empty_cells", "system"): _EMPTY.format(cells="cell-id=setup"),
-    ("tag_names", "salford-care_homes"): _TAG_CLASSES.format(cells=_STREAM_CELLS),
-    ("tag_names", "salford-safety_culture"): _TAG_CLASSES.format(cells=_STREAM_CELLS),
-    ("tag_names", "salford"): _TAG_CLASSES.format(cells="cell-id=setup, cover, streams, methods"),
-    ("tag_names", "system"): _TAG_CLASSES.format(cells="cell-id=setup, cover, matrix, funnels, pooled, methods"),
-}
-
 UNLABELLED_JS = """(() => {
   const text = (el) => (el ? el.textContent : '').trim();
   const named = (el) => (el.getAttribute('aria-label') || '').trim()
@@ -95,13 +68,8 @@ UNNAMED_CHARTS_JS = """(() => [...document.querySelectorAll('svg')]
 
 
 def _pages(check: str) -> list:
-    """Every page as a parameter, marked xfail where ``KNOWN_FAILURES`` says the template is at fault."""
-    params = []
-    for page in PAGES:
-        reason = KNOWN_FAILURES.get((check, page))
-        marks = (pytest.mark.xfail(strict=False, reason=reason),) if reason else ()
-        params.append(pytest.param(page, id=page, marks=marks))
-    return params
+    """Every page as a parameter (``check`` names the test, for reading the ids)."""
+    return [pytest.param(page, id=page) for page in PAGES]
 
 
 @pytest.fixture(scope="module")
