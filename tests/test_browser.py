@@ -1,7 +1,7 @@
 """Built packs as a reader meets them: opened in headless Chromium, read as HTML, and printed as PDF.
 
-One small build per module (Salford's care-homes and safety-culture packs, the Salford summary, the system
-pack and the index) is opened page by page in one Chromium: no console errors, no request beyond the file,
+One build of the whole demo (25 packs, 5 locality summaries, the system pack and the index) is opened page
+by page in one Chromium: no console errors, no request beyond the file,
 a text alternative for every image and chart, and a screenshot of the first screen saved under
 ``outputs/screenshots/`` (the pack's path under ``outputs/packs/``, ``.png``). The same pages are read
 statically (no scripts, no external URLs, headings in order, no code, no leaked cell tags, size), and
@@ -32,11 +32,12 @@ pytestmark = pytest.mark.slow
 SCREEN = (1280, 900)  # width x height of the first screen a reader sees (CSS pixels, scale 1)
 MAX_PAGE_BYTES = 1_500_000  # a pack must stay small enough to e-mail
 A4_POINTS = (595.28, 841.89)  # 210 x 297 mm at 72 points per inch
-PAGES = {  # test id -> page under outputs/
+REPO = Path(__file__).resolve().parents[1]
+DEMO_PACKS = sorted((f.parent.name, f.stem) for f in (REPO / "parameters").glob("*/*.yml"))
+PAGES = {  # test id -> page under outputs/: every demo pack, every locality summary, the system pack, the index
     "index": "index.html",
-    "salford-care_homes": "packs/salford/care_homes.html",
-    "salford-safety_culture": "packs/salford/safety_culture.html",
-    "salford": "packs/salford.html",
+    **{f"{loc}-{stream}": f"packs/{loc}/{stream}.html" for loc, stream in DEMO_PACKS},
+    **{loc: f"packs/{loc}.html" for loc in sorted({loc for loc, _ in DEMO_PACKS})},
     "system": "packs/system.html",
 }
 STREAM_PACKS = ("salford-care_homes", "salford-safety_culture")
@@ -85,10 +86,10 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def built(demo_project: Path, tmp_path_factory) -> Path:
-    """Salford's care-homes and safety-culture packs, its summary, the system pack and the index, built once."""
+    """The whole demo (every pack, locality summary, the system pack and the index), built once."""
     root = tmp_path_factory.mktemp("browser") / "project"
     shutil.copytree(demo_project, root, ignore=shutil.ignore_patterns("outputs"))
-    options = RunOptions(localities=["salford"], streams=["care_homes", "safety_culture"], jobs=2)
+    options = RunOptions(jobs=2)
     with open(os.devnull, "w") as quiet:
         result = runner.run(root, options, live=False, stream=quiet)
     assert not result.failed, f"the packs did not build: {result.failed}"
@@ -143,7 +144,8 @@ def test_every_chart_is_an_image_with_a_name(seen, page):
 @pytest.mark.parametrize("page", _pages("screenshot"))
 def test_screenshot_of_the_first_screen_is_a_png_of_that_size(seen, page):
     shot: Path = seen[page]["screenshot"]
-    assert shot.parent.parts[-2:] in (("outputs", "screenshots"), ("screenshots", "salford"))
+    expected = Path(PAGES[page].removeprefix("packs/")).with_suffix(".png")
+    assert shot.as_posix().endswith(f"outputs/screenshots/{expected.as_posix()}")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(shot) as image:
         image.verify()

@@ -196,7 +196,7 @@ def header(view: PackView) -> HTML:
              if view.stream_info.covers(org)]
     return HTML(text.cover(programme=view.programme.programme, locality_name=view.locality_name,
                            stream=view.stream_info, parameters=view.pack.parameters, organisations=names,
-                           data_period=view.data_period))
+                           data_period=view.data_period, extract_date=view.ingest_report.get("ingest_date")))
 
 
 def headlines(view: PackView) -> HTML:

@@ -45,8 +45,10 @@ def month(date: dt.date | None) -> str:
 
 
 def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, parameters: PackParameters,
-          organisations: Iterable[str], data_period: tuple[dt.date, dt.date] | None) -> str:
-    """The pack's title block: banner (synthetic data), title, programme, aim, intervention, data period."""
+          organisations: Iterable[str], data_period: tuple[dt.date, dt.date] | None,
+          extract_date: str | None = None) -> str:
+    """The pack's title block: banner (synthetic data), title, programme, aim, intervention, data period,
+    the date the extract was ingested, and whether the data are synthetic."""
     start = parameters.intervention.start
     transition = parameters.intervention.transition_months
     change = f"{month(start)}"
@@ -61,8 +63,11 @@ def cover(*, programme: ProgrammeInfo, locality_name: str, stream: Stream, param
         ("Programme aim", programme.aim),
         ("Intervention started", change),
         ("Data period", period),
+        ("Data extract", f"ingested {extract_date}" if extract_date else "date not recorded"),
         ("Organisations", ", ".join(organisations)),
     ]
+    if programme.synthetic:
+        items.append(("Data", "synthetic demonstration data, not real organisations' figures"))
     if parameters.description:
         items.append(("About this pack", parameters.description))
     rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
