@@ -27,7 +27,7 @@ from evalkit.config.load import load_programme
 from evalkit.config.models import DOMAINS, DisclosurePolicy, Measure, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import ConfigError
-from evalkit.report import icons, text
+from evalkit.report import disclosure, icons, text
 from evalkit.report.disclosure import count_cell
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
 from evalkit.report.results import load_results
@@ -247,6 +247,8 @@ def methods_note(view: LocalityView) -> HTML:
     ]
     if view.synthetic:
         paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(text.SYNTHETIC_BANNER)}</p>")
+    paragraphs.append(f"<p><strong>Small numbers.</strong> {esc(disclosure.methods_text(view.programme.disclosure))}"
+                      "</p>")
     return HTML("".join(paragraphs))
 
 

@@ -30,7 +30,7 @@ from evalkit.config.load import load_programme
 from evalkit.config.models import DOMAIN_QUESTIONS, DOMAINS, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import AnalysisError, EvalkitWarning
-from evalkit.report import icons, text
+from evalkit.report import disclosure, icons, text
 from evalkit.report.disclosure import count_cell, percentage
 from evalkit.report.figures import FIGSIZE, accessible_svg, style
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
@@ -375,6 +375,8 @@ def methods_note(view: SystemView) -> HTML:
     ]
     if view.synthetic:
         paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(text.SYNTHETIC_BANNER)}</p>")
+    paragraphs.append(f"<p><strong>Small numbers.</strong> {esc(disclosure.methods_text(view.programme.disclosure))}"
+                      "</p>")
     return HTML("".join(paragraphs))
 
 
