@@ -110,3 +110,11 @@ def test_atomic_write_leaves_no_temporary_file_and_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_of_bytes_keeps_them_exactly(tmp_path):
+    from evalkit.atomic import write_atomic as write
+
+    data = bytes(range(256)) + b"\r\n"
+    target = write(tmp_path / "deep" / "shot.png", data)
+    assert target.read_bytes() == data and list(target.parent.iterdir()) == [target]

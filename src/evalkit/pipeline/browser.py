@@ -27,12 +27,12 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit.atomic import write_atomic
 from evalkit.errors import PublishError
 
 logger = logging.getLogger(__name__)
@@ -96,20 +96,6 @@ def last_lines(text: str, count: int = 5) -> str:
     """The last lines Chromium printed, without the D-Bus complaints of a machine with no desktop."""
     lines = [line for line in text.splitlines() if line.strip() and "dbus" not in line.lower()]
     return " | ".join(lines[-count:]) or "(it printed nothing)"
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename (as :mod:`evalkit.pipeline.atomic`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass(frozen=True)
@@ -305,7 +291,7 @@ class Browser:
         """Save the open tab's first screen (``width`` x ``height``) as a PNG, written atomically."""
         shot = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
                          session=self._session)
-        return write_bytes_atomic(Path(path), base64.b64decode(shot["data"]))
+        return write_atomic(Path(path), base64.b64decode(shot["data"]))
 
     def _close_tab(self) -> None:
         if self._target is not None:
@@ -328,5 +314,4 @@ def run_chromium(command: Sequence[str], *, timeout: float) -> tuple[int, str]:
 
 
 __all__ = ["Browser", "CHROMIUM_NAMES", "ENV_VARIABLE", "INSTALL_HINT", "OFFLINE_FLAGS", "PageVisit",
-           "chromium_command", "find_chromium", "last_lines", "require_chromium", "run_chromium", "stop",
-           "write_bytes_atomic"]
+           "chromium_command", "find_chromium", "last_lines", "require_chromium", "run_chromium", "stop"]

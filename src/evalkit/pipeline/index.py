@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.config.load import Pack, ProjectConfig
-from evalkit.pipeline.atomic import write_atomic
+from evalkit.atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import evalkit
 from evalkit.pipeline.plan import Job, sha256_file
-from evalkit.pipeline.atomic import write_atomic
+from evalkit.atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from evalkit.config.load import load_programme
 from evalkit.config.models import DisclosurePolicy
 from evalkit.config.paths import ROOT_ENV_VAR, ProjectPaths
 from evalkit.errors import ConfigError, PublishError
-from evalkit.pipeline.atomic import write_atomic
+from evalkit.atomic import write_atomic
 from evalkit.report.disclosure import NHS_DIGITAL, find_breaches
 
 logger = logging.getLogger(__name__)

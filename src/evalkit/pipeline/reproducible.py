@@ -32,7 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-from evalkit.pipeline.atomic import write_atomic
+from evalkit.atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 

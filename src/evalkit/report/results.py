@@ -39,7 +39,7 @@ import pandas as pd
 
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import AnalysisError, DataValidationError
-from evalkit.pipeline.atomic import write_atomic
+from evalkit.atomic import write_atomic
 from evalkit.report.formative import FormativeFit
 from evalkit.report.pack import PackView
 from evalkit.report.summative import MeasureFit
