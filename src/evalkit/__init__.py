@@ -12,6 +12,8 @@ The package is layered; each layer imports only from those above it:
 ``docs/architecture.md`` maps every module; a test keeps that map in step with the code.
 """
 
+import platform
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -19,4 +21,17 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+
+def versions(packages: Iterable[str] = ()) -> dict[str, str]:
+    """Python's, evalkit's and the named packages' versions ("not installed" where one is absent), for
+    the manifest and the packs' provenance."""
+    found = {"python": platform.python_version(), "evalkit": __version__}
+    for name in packages:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+__all__ = ["__version__", "versions"]

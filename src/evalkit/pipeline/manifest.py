@@ -16,10 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import platform
 import subprocess
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +82,8 @@ def reuse(job: Job, previous: Mapping[str, Any], root: Path) -> tuple[bool, str]
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version(), "evalkit": evalkit.__version__}
-    for name in KEY_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    """Python, evalkit and the key packages, as :func:`evalkit.versions` gives them."""
+    return evalkit.versions(KEY_PACKAGES)
 
 
 def git_state(root: Path) -> dict[str, Any]:

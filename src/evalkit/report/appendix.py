@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-from importlib import metadata
 
 from IPython.display import HTML
 
@@ -86,13 +84,8 @@ def glossary() -> HTML:
 
 
 def _versions() -> dict[str, str]:
-    found = {"Python": platform.python_version(), "evalkit": evalkit.__version__}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    found = evalkit.versions(PACKAGES)
+    return {"Python": found.pop("python"), **found}
 
 
 def _processed_hashes(view: PackView) -> dict[str, str]:
