@@ -303,3 +303,31 @@ def test_only_the_named_dask_scheduler_is_reachable_from_the_runner():
         assert netguard._is_local("192.0.2.7") and not netguard._is_local("192.0.2.8")
     with netguard.no_network():
         assert not netguard._is_local("192.0.2.7")  # the allowance ends with its block
+
+
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path):
+    """Port races between kernels started at once ("Kernel died before replying to kernel_info") are retried;
+    a notebook's own error is not."""
+    from evalkit.errors import NotebookExecutionError
+    from evalkit.pipeline import job
+
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) < 3:
+            raise NotebookExecutionError("pack.ipynb", None, "RuntimeError", "Kernel died before replying to kernel_info")
+
+    spec = job.JobSpec(id="pack:x/y", notebook=str(tmp_path / "pack.ipynb"), parameters={}, executed="", html="",
+                       title="", root=str(tmp_path))
+    job._execute_with_start_retry(flaky, spec, tmp_path / "out.ipynb", tmp_path / "out.log")
+    assert len(calls) == 3
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise NotebookExecutionError("pack.ipynb", 4, "ValueError", "bad data")
+
+    calls.clear()
+    with pytest.raises(NotebookExecutionError, match="bad data"):
+        job._execute_with_start_retry(broken, spec, tmp_path / "out.ipynb", tmp_path / "out.log")
+    assert len(calls) == 1

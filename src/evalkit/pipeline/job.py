@@ -130,8 +130,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
     guard = netguard.no_network() if spec.guard_process else contextlib.nullcontext()
     with _Watchdog(spec.timeout) as watchdog, guard:
         try:
-            execute_notebook(Path(spec.notebook), running, dict(spec.parameters), cwd=Path(spec.notebook).parent,
-                             timeout=spec.cell_timeout, log=executed.with_suffix(".log"))
+            _execute_with_start_retry(execute_notebook, spec, running, executed.with_suffix(".log"))
             reproducible.normalise_file(running)
             os.replace(running, executed)
             failed.unlink(missing_ok=True)
@@ -150,6 +149,30 @@ def run_job(spec: JobSpec) -> JobOutcome:
             return JobOutcome(spec.id, "failed", started, time.time(), error=str(exc), ename=type(exc).__name__,
                               partial=partial)
     return JobOutcome(spec.id, "ok", started, time.time())
+
+
+START_ATTEMPTS = 3
+"""A kernel that dies before it answers (jupyter_client picks free ports, then binds them: two kernels started
+at the same moment can pick the same port, "Address already in use") is started again, up to this many times.
+Only failures before the first cell count; a notebook's own error never reruns."""
+
+
+def _failed_to_start(exc: NotebookExecutionError) -> bool:
+    return exc.cell_index is None and ("kernel_info" in exc.evalue or "Address already in use" in exc.evalue)
+
+
+def _execute_with_start_retry(execute: Any, spec: JobSpec, running: Path, log: Path) -> None:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            execute(Path(spec.notebook), running, dict(spec.parameters), cwd=Path(spec.notebook).parent,
+                    timeout=spec.cell_timeout, log=log)
+            return
+        except NotebookExecutionError as exc:
+            if attempt == START_ATTEMPTS or not _failed_to_start(exc):
+                raise
+            logger.warning("%s: the kernel did not start (%s); starting it again (attempt %d of %d)", spec.id,
+                           exc.evalue, attempt + 1, START_ATTEMPTS)
+            time.sleep(0.5 * attempt)
 
 
 def _keep_partial(running: Path, failed: Path) -> str | None:
