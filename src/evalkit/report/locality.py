@@ -27,7 +27,7 @@ from evalkit.config.load import load_programme
 from evalkit.config.models import DOMAINS, DisclosurePolicy, Measure, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import ConfigError
-from evalkit.report import disclosure, icons, text
+from evalkit.report import icons, text
 from evalkit.report.disclosure import count_cell
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
 from evalkit.report.results import load_results
@@ -245,10 +245,7 @@ def methods_note(view: LocalityView) -> HTML:
         "consistent with; the model and its assumptions are set out in the pack.</p>",
         f"<p><strong>What this does not show.</strong> {esc(CAUSATION_CAVEAT.format(parts='periods'))}</p>",
     ]
-    if view.synthetic:
-        paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(text.SYNTHETIC_BANNER)}</p>")
-    paragraphs.append(f"<p><strong>Small numbers.</strong> {esc(disclosure.methods_text(view.programme.disclosure))}"
-                      "</p>")
+    paragraphs.append(text.closing_notes(synthetic=view.synthetic, policy=view.programme.disclosure))
     return HTML("".join(paragraphs))
 
 

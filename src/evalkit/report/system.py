@@ -30,7 +30,7 @@ from evalkit.config.load import load_programme
 from evalkit.config.models import DOMAIN_QUESTIONS, DOMAINS, Programme
 from evalkit.config.paths import ProjectPaths
 from evalkit.errors import AnalysisError, EvalkitWarning
-from evalkit.report import disclosure, icons, text
+from evalkit.report import icons, text
 from evalkit.report.disclosure import count_cell, percentage
 from evalkit.report.figures import FIGSIZE, accessible_svg, style
 from evalkit.report.formative import DOMAIN_NAMES, FAMILY_ORDER
@@ -373,10 +373,7 @@ def methods_note(view: SystemView) -> HTML:
         f"<p><strong>What this does not show.</strong> {esc(POOLED_CAVEAT)} "
         f"{esc(CAUSATION_CAVEAT.format(parts='localities'))}</p>",
     ]
-    if view.synthetic:
-        paragraphs.append(f"<p><strong>Synthetic data.</strong> {esc(text.SYNTHETIC_BANNER)}</p>")
-    paragraphs.append(f"<p><strong>Small numbers.</strong> {esc(disclosure.methods_text(view.programme.disclosure))}"
-                      "</p>")
+    paragraphs.append(text.closing_notes(synthetic=view.synthetic, policy=view.programme.disclosure))
     return HTML("".join(paragraphs))
 
 

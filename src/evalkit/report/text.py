@@ -150,4 +150,10 @@ def methods(*, kinds: Iterable[str], survey: bool, parameters: PackParameters, b
     return "".join(paragraphs)
 
 
-__all__ = ["cover", "measure_heading", "methods", "no_data", "reading", "synthetic_banner"]
+def closing_notes(*, synthetic: bool, policy: DisclosurePolicy) -> str:
+    """The paragraphs every summary page ends its methods with: synthetic data (when so), small numbers."""
+    notes = f"<p><strong>Synthetic data.</strong> {esc(SYNTHETIC_BANNER)}</p>" if synthetic else ""
+    return notes + f"<p><strong>Small numbers.</strong> {esc(methods_text(policy))}</p>"
+
+
+__all__ = ["closing_notes", "cover", "measure_heading", "methods", "no_data", "reading", "synthetic_banner"]
